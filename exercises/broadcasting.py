@@ -1,0 +1,240 @@
+"""Exercise 2, broadcasting: shapes without loops."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+
+import grader
+from grader.codec import Raised
+from grader.exercise import Exercise, Verdict
+from grader.judging import compare_cases, compare_tensors, matches
+
+exercise = Exercise(
+    id="broadcasting",
+    title="Broadcasting: shapes without loops",
+    names=("broadcast_shape", "outer_sum", "center_rows", "pairwise_sq_dists"),
+    reference=Path(__file__).resolve().parent.parent / "reference" / "broadcasting.py",
+    mutants=Path(__file__).resolve().parent / "mutants" / "broadcasting",
+    description="broadcast_shape, outer_sum, center_rows, pairwise_sq_dists",
+)
+
+FORBIDDEN = ("torch.broadcast_shapes", "numpy.broadcast_shapes", "torch.broadcast_tensors",
+             "numpy.broadcast_arrays", "numpy.broadcast", "torch.broadcast_to", "numpy.broadcast_to")
+SPEED_FACTOR = 50.0
+HINT_COLUMN_ROW = ("(n,) vs (n, 1): a 1-D tensor broadcasts as a row. Make u a column, u[:, None] (or "
+                   "u.unsqueeze(1)), and v a row, v[None, :], so the result has shape (n, m).")
+HINT_KEEPDIM = ("x.mean(dim=1) has shape (n,), which broadcasts along the wrong axis; use "
+                "x.mean(dim=1, keepdim=True), shape (n, 1), so each row's mean is subtracted from that row.")
+HINT_LOOP = ("a loop where broadcasting was due: compute all distances at once, e.g. with "
+             "(a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2 * a @ b.T, or torch.cdist(a, b)**2.")
+
+
+def _shape_pairs(seed: int = 0):
+    """Deterministic compatible and incompatible shape pairs (empty shapes and 0-size dims included)."""
+    rng = random.Random(seed)
+    good = [((), ()), ((), (3,)), ((4,), ()), ((0,), (1,)), ((1, 0), (5, 1)), ((2, 3), (3,)), ((5, 1, 4), (3, 1)),
+            ((1,), (0,)), ((2, 1, 3), (1, 4, 1)), ((1, 1, 1), (7,)), ((0, 1), (1, 0))]
+    bad = [((2,), (3,)), ((2, 3), (4,)), ((0,), (2,)), ((5, 4), (5,)), ((3, 1, 2), (4, 2, 2)), ((2, 0), (3,))]
+    sizes = [0, 1, 1, 2, 3, 5]
+    while len(good) < 120:
+        out = [rng.choice(sizes) for _ in range(rng.randint(0, 4))]
+        a = [d if rng.random() < 0.6 else 1 for d in out][rng.randint(0, len(out)) if out else 0:]
+        b = [d if rng.random() < 0.6 else 1 for d in out][rng.randint(0, len(out)) if out else 0:]
+        good.append((tuple(a), tuple(b)))
+    while len(bad) < 30:
+        a = [rng.choice([2, 3, 4]) for _ in range(rng.randint(1, 3))]
+        b = list(a)
+        i = rng.randrange(len(b))
+        b[i] = b[i] + rng.choice([1, 2])
+        b = b[rng.randint(0, i):]
+        bad.append((tuple(a), tuple(b)) if rng.random() < 0.5 else (tuple(b), tuple(a)))
+    return good, bad
+
+
+GOOD_PAIRS, BAD_PAIRS = _shape_pairs()
+
+
+# ------------------------------------------------------------------ probes (sandbox side)
+@exercise.probe("broadcast_shape")
+def _probe_shape(student, rec):
+    for i, (a, b) in enumerate(GOOD_PAIRS):
+        rec.call(f"good{i}", "broadcast_shape", a, b, forbid=FORBIDDEN)
+    for i, (a, b) in enumerate(BAD_PAIRS):
+        rec.call(f"bad{i}", "broadcast_shape", a, b, forbid=FORBIDDEN)
+
+
+@exercise.probe("outer_sum")
+def _probe_outer(student, rec):
+    import torch
+
+    for key, (n, m) in {"rect": (5, 3), "square": (4, 4), "single": (1, 6)}.items():
+        rec.call(key, "outer_sum", torch.randn(n), torch.randn(m))
+
+
+@exercise.probe("center_rows")
+def _probe_center(student, rec):
+    import torch
+
+    for key, shape in {"rect": (4, 6), "square": (5, 5), "tall": (7, 2)}.items():
+        x = torch.randn(shape) + torch.arange(shape[0], dtype=torch.float32)[:, None]
+        rec.record(key + ".input", x.clone())
+        rec.call(key, "center_rows", x)
+
+
+@exercise.probe("pairwise_sq_dists")
+def _probe_pairwise(student, rec):
+    import torch
+
+    for key, (n, m, d) in {"rect": (7, 5, 3), "one_row": (1, 6, 4), "square": (6, 6, 2)}.items():
+        rec.call(key, "pairwise_sq_dists", torch.randn(n, d), torch.randn(m, d))
+    a = torch.randn(6, 3)
+    rec.call("same_points", "pairwise_sq_dists", a, a.clone())
+
+
+@exercise.probe("pairwise_speed", timeout=60)
+def _probe_speed(student, rec):
+    import time
+
+    import torch
+
+    a, b = torch.randn(1000, 32), torch.randn(1000, 32)
+
+    def baseline():
+        return (a * a).sum(dim=1)[:, None] + (b * b).sum(dim=1)[None, :] - 2 * a @ b.T
+
+    baseline()
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        baseline()
+        best = min(best, time.perf_counter() - start)
+    limit = max(SPEED_FACTOR * best, 0.05)
+    rec.record("baseline_seconds", best)
+    rec.record("limit_seconds", limit)
+    for attempt in range(3):  # the best of three runs, each stopped at the limit
+        result = rec.call(f"run{attempt}", "pairwise_sq_dists", a, b, timeout=limit, record=attempt == 0)
+        seconds = rec.observations.get(f"run{attempt}.seconds")
+        if seconds is None or seconds <= limit:
+            break
+
+
+# ------------------------------------------------------------------ checks (trusted side)
+def _fmt_shape(shape) -> str:
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+@exercise.check("broadcast_shape.values", points=2.5, probe="broadcast_shape", requires=("broadcast_shape",))
+def _check_shape(ctx):
+    """broadcast_shape gives the broadcast shape, as a tuple, for compatible shapes"""
+    wrong = []
+    for i, (a, b) in enumerate(GOOD_PAIRS):
+        call = f"broadcast_shape({_fmt_shape(a)}, {_fmt_shape(b)})"
+        value = ctx.raw(f"good{i}")
+        if isinstance(value, Raised):
+            verdict = ctx.raised_verdict(value)
+            verdict.message = f"{call} {verdict.message}"
+            return verdict
+        expected = ctx.expected(f"good{i}")
+        if not isinstance(value, tuple):
+            return Verdict(False, f"{call} returned {value!r}; return a tuple such as {_fmt_shape(expected)}")
+        if tuple(value) != tuple(expected) or not all(type(x) is int for x in value):
+            wrong.append(f"{call} should be {_fmt_shape(expected)}, got {value!r}")
+    if wrong:
+        return Verdict(False, f"{len(wrong)} of {len(GOOD_PAIRS)} shape pairs are wrong; first: {wrong[0]}")
+    return Verdict(True, f"all {len(GOOD_PAIRS)} shape pairs match torch.broadcast_shapes")
+
+
+@exercise.check("broadcast_shape.incompatible", points=1.0, probe="broadcast_shape", requires=("broadcast_shape",),
+                depends=("broadcast_shape.values",))
+def _check_incompatible(ctx):
+    """broadcast_shape raises ValueError for incompatible shapes"""
+    for i, (a, b) in enumerate(BAD_PAIRS):
+        call = f"broadcast_shape({_fmt_shape(a)}, {_fmt_shape(b)})"
+        value = ctx.raw(f"bad{i}")
+        if not isinstance(value, Raised):
+            return Verdict(False, f"{call} returned {value!r}; these shapes are incompatible, so it must raise ValueError")
+        if value.timed_out or value.forbidden:
+            return ctx.raised_verdict(value)
+        if not value.is_a("ValueError"):
+            return Verdict(False, f"{call} raised {value.type}: {value.message}; raise ValueError instead")
+    return Verdict(True, f"all {len(BAD_PAIRS)} incompatible pairs raise ValueError")
+
+
+@exercise.check("broadcast_shape.by_hand", points=1.0, probe="broadcast_shape", requires=("broadcast_shape",),
+                depends=("broadcast_shape.values",))
+def _check_by_hand(ctx):
+    """broadcast_shape is implemented by hand (no broadcast_shapes/broadcast_tensors)"""
+    found = ctx.source.find_forbidden("broadcast_shape", set(FORBIDDEN))
+    if found:
+        return Verdict(False, f"broadcast_shape uses {', '.join(found)}; the exercise is to compute the shape by "
+                              "hand: align the shapes from the right and compare dimension by dimension")
+    return Verdict(True, "no library broadcasting helper is used")
+
+
+@exercise.check("outer_sum.values", points=1.5, probe="outer_sum", requires=("outer_sum",))
+def _check_outer(ctx):
+    """outer_sum returns out[i, j] = u[i] + v[j] with shape (n, m)"""
+    verdict = compare_cases(ctx, {"rect": "for u of shape (5,) and v of shape (3,)",
+                                  "square": "for u and v of shape (4,)", "single": "for u of shape (1,) and v of shape (6,)"})
+    if not verdict.passed:
+        verdict.hint = HINT_COLUMN_ROW if "shape" in verdict.message or "values differ" in verdict.message else None
+    return verdict
+
+
+@exercise.check("center_rows.values", points=1.5, probe="center_rows", requires=("center_rows",),
+                hints={"must match the size": HINT_KEEPDIM})
+def _check_center(ctx):
+    """center_rows subtracts each row's own mean"""
+    cases = {"rect": "on a (4, 6) input", "square": "on a (5, 5) input", "tall": "on a (7, 2) input"}
+    for key, label in cases.items():
+        got = ctx.got(key)
+        verdict = compare_tensors(got, ctx.expected(key), what=label)
+        if not verdict.passed:
+            x = ctx.expected(key + ".input").data.astype(np.float64)
+            if x.shape[0] == x.shape[1] and matches(got, x - x.mean(1)[None, :]):
+                verdict.hint = HINT_KEEPDIM
+            elif matches(got, x - x.mean(0, keepdims=True)):
+                verdict.hint = "that subtracts each column's mean; rows are dim=1: x.mean(dim=1, keepdim=True)."
+            return verdict
+    return Verdict(True, f"all {len(cases)} cases match")
+
+
+@exercise.check("pairwise_sq_dists.values", points=1.5, probe="pairwise_sq_dists", requires=("pairwise_sq_dists",))
+def _check_pairwise(ctx):
+    """pairwise_sq_dists returns the (n, m) squared Euclidean distances"""
+    verdict = compare_cases(ctx, {"rect": "for a (7, 3) and b (5, 3)", "one_row": "for a (1, 4) and b (6, 4)",
+                                  "square": "for a (6, 2) and b (6, 2)", "same_points": "for a and b the same points"})
+    if not verdict.passed and "shape" in verdict.message:
+        verdict.hint = HINT_COLUMN_ROW.replace("u", "the row norms of a").replace(" v", " those of b")
+    return verdict
+
+
+@exercise.check("pairwise_sq_dists.speed", points=1.0, probe="pairwise_speed", requires=("pairwise_sq_dists",),
+                depends=("pairwise_sq_dists.values",))
+def _check_speed(ctx):
+    """pairwise_sq_dists is vectorised: n = m = 1000, d = 32 within 50x a matrix-product version"""
+    baseline = ctx.got("baseline_seconds")
+    limit = ctx.got("limit_seconds")
+    first = ctx.raw("run0")
+    if isinstance(first, Raised) and first.timed_out:
+        return Verdict(False, f"at n = m = 1000, d = 32 it did not finish within {limit * 1000:.0f} ms "
+                              f"({SPEED_FACTOR:g}x the {baseline * 1000:.1f} ms of a matrix-product version)",
+                       hint=HINT_LOOP)
+    verdict = compare_tensors(ctx.got("run0"), ctx.expected("run0"), what="at n = m = 1000, d = 32")
+    if not verdict.passed:
+        return verdict
+    times = [ctx.raw(f"run{i}.seconds") for i in range(3) if ctx.raw(f"run{i}.seconds") is not None]
+    best = min(times)
+    if best > limit:
+        return Verdict(False, f"at n = m = 1000, d = 32 it took {best * 1000:.0f} ms, over the limit of "
+                              f"{limit * 1000:.0f} ms ({SPEED_FACTOR:g}x a matrix-product version)", hint=HINT_LOOP)
+    return Verdict(True, f"{best * 1000:.1f} ms at n = m = 1000, d = 32 "
+                         f"({best / baseline:.1f}x a matrix-product version; the limit is {SPEED_FACTOR:g}x)")
+
+
+@grader.hookimpl
+def grader_exercises():
+    return [exercise]

@@ -1,0 +1,104 @@
+"""The command line: ``grader check`` for students, ``grader list`` for everyone.
+
+User errors (:class:`grader.GraderError`) are caught once, here: one line on stderr,
+exit status 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import grader
+from grader.errors import GraderError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # usage errors: one line, exit 2, like GraderError
+        raise GraderError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="grader", description="Sandboxed autograder for PyTorch exercises.")
+    parser.add_argument("--version", action="version", version=f"grader {grader.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    check = commands.add_parser("check", help="grade one submission (.py or .ipynb)")
+    check.add_argument("submission", help="the student's .py module or .ipynb notebook")
+    check.add_argument("--exercise", "-e", action="append", metavar="ID", help="grade only this exercise (repeatable)")
+    check.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    check.add_argument("--format", "-f", default="text", help="text, json, html or md (default: text)")
+    check.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
+    check.add_argument("--fail-under", type=float, metavar="N", help="exit 1 when the score is below N")
+    check.add_argument("--timeout", type=float, metavar="S", help="time limit for the whole submission, in seconds")
+    check.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour in text reports")
+
+    commands.add_parser("list", help="list the exercises the grader knows")
+    return parser
+
+
+def _write_report(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    from grader.cache import write_text_atomic
+
+    write_text_atomic(Path(output), text)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from grader.engine import grade_path
+    from grader.plugins import get_plugin_manager
+    from grader.sandbox import Limits
+
+    pm = get_plugin_manager()
+    formats = {f for fs in pm.hook.grader_report_formats() for f in fs}
+    if args.format not in formats:
+        raise GraderError(f"unknown format {args.format!r} (choose from {', '.join(sorted(formats))})")
+    limits = Limits()
+    if args.timeout is not None:
+        if args.timeout <= 0:
+            raise GraderError("--timeout must be positive")
+        limits.total_seconds = args.timeout
+    result = grade_path(args.submission, args.exercise, device=args.device, limits=limits, pm=pm).to_dict()
+    color = args.color == "always" or (args.color == "auto" and args.output is None and sys.stdout.isatty()
+                                       and not os.environ.get("NO_COLOR"))
+    text = pm.hook.grader_render_report(result=result, fmt=args.format, color=color)
+    _write_report(text, args.output)
+    if args.fail_under is not None and result["score"] < args.fail_under:
+        return 1
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from grader.engine import exercise_registry
+    from grader.plugins import get_plugin_manager, plugin_origin
+
+    pm = get_plugin_manager()
+    origins = {}
+    for plugin in pm.get_plugins():
+        impl = getattr(plugin, "grader_exercises", None)
+        if impl is not None:
+            for exercise in impl() or ():
+                origins[exercise.id] = plugin_origin(pm, plugin)
+    rows = [(e.id, e.title, f"{e.points:g}", origins.get(e.id, "?")) for e in exercise_registry(pm).values()]
+    widths = [max(len(r[i]) for r in rows + [("id", "title", "points", "from")]) for i in range(4)]
+    for row in [("id", "title", "points", "from")] + rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        handler = {"check": cmd_check, "list": cmd_list}[args.command]
+        return handler(args)
+    except GraderError as exc:
+        print(f"grader: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("grader: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,71 @@
+"""Hook specifications: every way a plugin can extend the grader.
+
+Plugins implement these with ``@grader.hookimpl`` and are found through the entry-point
+group ``grader`` (the built-in exercises, loaders, devices and reports are registered
+the same way). Results passed between hooks are plain, serialisable data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import pluggy
+
+if TYPE_CHECKING:
+    from grader.exercise import Exercise
+    from grader.submission import Submission
+
+hookspec = pluggy.HookspecMarker("grader")
+
+
+@hookspec
+def grader_exercises() -> Sequence["Exercise"]:
+    """Return the exercises this plugin provides.
+
+    Each :class:`grader.exercise.Exercise` has a unique ``id``; a clash between two
+    plugins is a user error reported by ``grader list`` and ``grader check``.
+    """
+
+
+@hookspec(firstresult=True)
+def grader_load_submission(path: Path) -> "Submission | None":
+    """Read the student's file at ``path`` into a :class:`grader.submission.Submission`.
+
+    Return ``None`` when this loader does not handle that kind of file (decide by the
+    suffix or by content); the first non-``None`` result wins. Raise
+    :class:`grader.GraderError` when the file is of your kind but cannot be read.
+    Loading only parses: student code never runs here.
+    """
+
+
+@hookspec(firstresult=True)
+def grader_select_device(requested: str) -> "str | None":
+    """Turn the ``--device`` option (``cpu``, ``cuda``, ``auto`` or a plugin's own name)
+    into the torch device string student code is graded on, or ``None`` to pass.
+
+    Raise :class:`grader.GraderError` when the device was asked for and cannot be had.
+    """
+
+
+@hookspec
+def grader_report_formats() -> Sequence[str]:
+    """Return the names of the report formats this plugin can render (``text``...)."""
+
+
+@hookspec(firstresult=True)
+def grader_render_report(result: dict[str, Any], fmt: str, color: bool) -> "str | None":
+    """Render one grading result (the JSON object of INTERFACES.md) in format ``fmt``.
+
+    Return ``None`` for formats this plugin does not render. ``color`` is true when the
+    output goes to a terminal that shows ANSI colours.
+    """
+
+
+@hookspec
+def grader_export_batch(results: Sequence[dict[str, Any]], out_dir: Path) -> "Sequence[Path] | None":
+    """Write this plugin's export of a graded batch (one result object per submission,
+    each with ``student`` added) into ``out_dir`` and return the paths written.
+
+    Used by ``grader batch``; an exporter writes atomically (temporary file + rename).
+    """

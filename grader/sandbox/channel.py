@@ -1,0 +1,55 @@
+"""Length-prefixed JSON frames: the only way observations leave the sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+
+HEADER = struct.Struct(">I")
+MAX_FRAME = 512 * 1024 * 1024
+
+
+def write_frame(fd: int, message: dict, _dumps=json.dumps, _write=os.write, _pack=HEADER.pack) -> None:
+    data = _dumps(message).encode()
+    buf = memoryview(_pack(len(data)) + data)
+    while buf:
+        n = _write(fd, buf)
+        buf = buf[n:]
+
+
+class FrameError(Exception):
+    """The byte stream is not a sequence of well-formed frames (tampering or a bug)."""
+
+
+class FrameReader:
+    """Incremental decoder for the trusted side: feed bytes, take whole frames."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self.total = 0
+
+    def feed(self, data: bytes) -> list[dict]:
+        self._buffer += data
+        self.total += len(data)
+        frames = []
+        while len(self._buffer) >= HEADER.size:
+            (length,) = HEADER.unpack_from(self._buffer)
+            if length > MAX_FRAME:
+                raise FrameError("frame too large")
+            if len(self._buffer) < HEADER.size + length:
+                break
+            payload = bytes(self._buffer[HEADER.size : HEADER.size + length])
+            del self._buffer[: HEADER.size + length]
+            try:
+                message = json.loads(payload)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise FrameError(f"malformed frame: {exc}") from None
+            if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+                raise FrameError("frame is not a message")
+            frames.append(message)
+        return frames
+
+    @property
+    def pending(self) -> int:
+        return len(self._buffer)

@@ -1,0 +1,35 @@
+"""Resource limits for one sandboxed run, with the defaults used by ``grader check``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+MiB = 1024 * 1024
+
+
+@dataclass
+class Limits:
+    startup_seconds: float = 60.0  # starting the worker and entering the sandbox
+    unit_seconds: float = 30.0  # each notebook cell / top-level statement while loading
+    probe_seconds: float | None = None  # overrides every probe's own time limit when set
+    total_seconds: float = 600.0  # the whole submission, restarts included
+    memory_bytes: int = 3072 * MiB  # resident memory of everything in the sandbox
+    address_space_bytes: int = 8192 * MiB  # RLIMIT_AS per process (not set on CUDA)
+    processes: int = 64  # tasks (processes and threads) of the sandbox user
+    file_bytes: int = 64 * MiB  # largest file the student may write
+    tmp_bytes: int = 256 * MiB  # private /tmp and /dev/shm, each
+    output_bytes: int = 1 * MiB  # stdout + stderr of the student's code
+    channel_bytes: int = 256 * MiB  # observations sent back
+    open_files: int = 256
+    max_restarts: int = 4  # a crash or hang skips the culprit and runs the rest again
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def human_bytes(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:g} {unit}" if unit == "bytes" else f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n} GiB"

@@ -1,0 +1,119 @@
+"""The worker process tree: ``python -s -P -m grader.sandbox.worker`` reads one request
+on stdin and grades it in a sandbox.
+
+W0 (this module's ``main``) imports torch and the probe code, then forks W1; W1 enters
+new namespaces and sets up the filesystem view, then forks W2, PID 1 of the new PID
+namespace, which drops privileges, applies resource limits and runs the student's code.
+When W2 ends, the kernel kills everything left in its namespace; when the parent kills
+W0, the parent-death signal brings down W1 and W2 with it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+
+
+def _exit_status(status: int) -> int:
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1
+
+
+def _wait_and_exit(pid: int) -> None:
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except ChildProcessError:
+            os._exit(1)
+        except InterruptedError:
+            continue
+    os._exit(_exit_status(status))
+
+
+def _keep_paths() -> list[str]:
+    """What the worker must still read after hiding: the interpreter and its libraries."""
+    paths = [p for p in sys.path if p] + [sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                           os.path.dirname(os.path.realpath(sys.executable))]
+    return sorted({os.path.realpath(p) for p in paths})
+
+
+def _load_probes(request: dict) -> dict:
+    from grader.exercise import Exercise
+
+    probes = {}
+    for spec in request["probes"]:
+        module = importlib.import_module(spec["module"])
+        exercises = [v for v in vars(module).values() if isinstance(v, Exercise) and v.id == spec["exercise"]]
+        if not exercises and hasattr(module, "grader_exercises"):
+            exercises = [e for e in module.grader_exercises() if e.id == spec["exercise"]]
+        probes[(spec["exercise"], spec["probe"])] = exercises[0].probes[spec["probe"]].function
+    return probes
+
+
+def main() -> None:
+    from grader.sandbox import isolation
+
+    isolation.set_parent_death_signal()
+    request = json.loads(sys.stdin.buffer.read())
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    channel_fd = int(request["channel_fd"])
+
+    import torch  # noqa: F401 - imported once, before any fork
+
+    torch.set_num_threads(1)
+    from grader.sandbox import student
+
+    probes = _load_probes(request)
+    sandboxed = request.get("sandbox", True)
+    running_as_root = os.geteuid() == 0
+    sandbox_uid = request.get("sandbox_uid") if running_as_root and sandboxed else None
+    uid_for_limits = sandbox_uid if sandbox_uid is not None else os.geteuid()
+    base_tasks = isolation.own_task_count(uid_for_limits) if sandbox_uid is None else 0
+    keep = _keep_paths()
+
+    w1 = os.fork()
+    if w1:
+        _wait_and_exit(w1)
+    # ---- W1: new namespaces, filesystem view
+    isolation.set_parent_death_signal()
+    features: list[str] = []
+    namespaces = False
+    if sandboxed and isolation.available():
+        namespaces = isolation.unshare_namespaces(features)
+        if namespaces:
+            isolation.setup_filesystem(request["hide"], keep, request["limits"]["tmp_bytes"],
+                                       sandbox_uid if sandbox_uid is not None else os.geteuid(), features)
+    w2 = os.fork()
+    if w2:
+        _wait_and_exit(w2)
+    # ---- W2: PID 1 of the sandbox
+    isolation.set_parent_death_signal()
+    if namespaces:
+        isolation.mount_proc(features)
+        os.chdir(isolation.WORKDIR)
+    if sandboxed:
+        isolation.apply_rlimits(request["limits"], request["device"].startswith("cuda"), base_tasks, features)
+        isolation.drop_privileges(sandbox_uid, features)
+        if not namespaces:
+            features.append("no filesystem or network isolation on this system")
+    os.environ["HOME"] = os.getcwd()
+    os.closerange(3, channel_fd)
+    os.closerange(channel_fd + 1, 1 << 16)
+    student.write_frame(channel_fd, {"type": "hello", "sandbox": features, "torch": torch.__version__,
+                                     "cuda": bool(torch.cuda.is_available()) if request["device"].startswith("cuda") else False})
+    try:
+        student.run_job(request, channel_fd, torch, probes)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
