@@ -36,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour in text reports")
 
     commands.add_parser("list", help="list the exercises the grader knows")
+
+    verify = commands.add_parser("verify", help="check exercises: references score full marks, mutants lose points")
+    verify.add_argument("exercise", nargs="*", metavar="ID", help="exercise ids (default: all)")
+    verify.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    verify.add_argument("--jobs", "-j", type=int, help="parallel gradings (default: the CPU count)")
     return parser
 
 
@@ -91,10 +96,28 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from grader.engine import exercise_registry, select_exercises
+    from grader.plugins import get_plugin_manager
+    from grader.verify import verify
+
+    pm = get_plugin_manager()
+    exercises = select_exercises(exercise_registry(pm), args.exercise)
+    device = pm.hook.grader_select_device(requested=args.device)
+    if device is None:
+        raise GraderError(f"unknown device {args.device!r}")
+    findings = verify(exercises, device=device, jobs=args.jobs)
+    for f in findings:
+        print(f"{'ok  ' if f.ok else 'FAIL'}  {f.exercise:<18} {f.subject:<28} {f.detail}")
+    failed = sum(not f.ok for f in findings)
+    print(f"{len(findings) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        handler = {"check": cmd_check, "list": cmd_list}[args.command]
+        handler = {"check": cmd_check, "list": cmd_list, "verify": cmd_verify}[args.command]
         return handler(args)
     except GraderError as exc:
         print(f"grader: error: {exc}", file=sys.stderr)

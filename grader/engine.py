@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import grader
 from grader import cache
-from grader.codec import decode
+from grader.codec import decode, encode
 from grader.errors import GraderError
 from grader.exercise import CheckContext, Exercise, StudentFailed, Verdict
 from grader.plugins import get_plugin_manager
@@ -44,9 +44,13 @@ def select_exercises(registry: dict[str, Exercise], ids: Sequence[str] | None) -
     return [registry[i] for i in dict.fromkeys(ids)]
 
 
-def probe_specs(exercises: Sequence[Exercise], limits: Limits) -> list[dict[str, Any]]:
-    return [{"exercise": e.id, "probe": p.name, "module": e.module, "names": list(e.names),
-             "timeout": limits.probe_seconds or p.timeout} for e in exercises for p in e.probes.values()]
+def probe_specs(exercises: Sequence[Exercise], limits: Limits, device: str = "cpu") -> list[dict[str, Any]]:
+    specs = []
+    for e in exercises:
+        inputs = {k: encode(v) for k, v in e.make_inputs(device).items()}
+        specs += [{"exercise": e.id, "probe": p.name, "module": e.module, "names": list(e.names),
+                   "timeout": limits.probe_seconds or p.timeout, "inputs": inputs} for p in e.probes.values()]
+    return specs
 
 
 def hidden_paths(exercises: Sequence[Exercise], extra: Sequence[Path] = ()) -> list[str]:
@@ -103,7 +107,7 @@ def reference_observations(exercises: Sequence[Exercise], device: str, limits: L
         files.update(reference.files)
     combined = Submission(path=Path("reference.py"), kind="module", units=units, files=files).to_request()
     ref_limits = Limits(**{**limits.to_dict(), "probe_seconds": None})
-    outcome = run_in_sandbox(combined, probe_specs(missing, ref_limits), device=device, limits=ref_limits,
+    outcome = run_in_sandbox(combined, probe_specs(missing, ref_limits, device), device=device, limits=ref_limits,
                              names=sorted({n for e in missing for n in e.names}), hide=hide)
     problems = [f"{k[0]}.{k[1]}: {v.get('stopped') or v.get('failure')}" for k, v in outcome.probes.items()
                 if v.get("stopped") or v.get("failure")]
@@ -242,7 +246,7 @@ def grade_submission(submission: Submission, exercises: Sequence[Exercise], *, d
     names = sorted({n for e in exercises for n in e.names})
     fetcher = threading.Thread(target=fetch_references)
     fetcher.start()
-    outcome = run_in_sandbox(submission.to_request(), probe_specs(exercises, limits), names=names, device=device,
+    outcome = run_in_sandbox(submission.to_request(), probe_specs(exercises, limits, device), names=names, device=device,
                              limits=limits, hide=hide)
     fetcher.join()
     if errors:

@@ -138,6 +138,7 @@ class Exercise:
         self.hidden_paths = tuple(Path(p) for p in hidden_paths)
         #: folder of known-wrong solutions that ``grader verify`` runs (see docs/authoring.md)
         self.mutants = Path(mutants) if mutants is not None else None
+        self._inputs: Callable[[str], dict[str, Any]] | None = None
         self.probes: dict[str, Probe] = {}
         self.checks: list[Check] = []
         self.module = inspect.currentframe().f_back.f_globals.get("__name__", "")  # where probes are found
@@ -152,6 +153,17 @@ class Exercise:
             return fn
 
         return register
+
+    def inputs(self, fn: Callable[[str], dict[str, Any]]) -> Callable:
+        """Register a trusted-side function ``fn(device) -> {name: ndarray | plain data}``
+        whose result is sent into the sandbox for the probes (``rec.input(name)``).
+        Use it for data that must be prepared outside (e.g. a split whose test labels
+        stay on the trusted side); keep what the student must not see out of it."""
+        self._inputs = fn
+        return fn
+
+    def make_inputs(self, device: str) -> dict[str, Any]:
+        return self._inputs(device) if self._inputs is not None else {}
 
     def check(self, id: str, points: float, probe: str | None = None, name: str | None = None,
               requires: tuple[str, ...] = (), depends: tuple[str, ...] = (),

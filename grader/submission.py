@@ -52,7 +52,7 @@ class Submission:
         }
 
 
-def read_text(path: Path) -> str:
+def read_text(path: Path, what: str = "a text file") -> str:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -63,10 +63,13 @@ def read_text(path: Path) -> str:
         raise GraderError(f"{path}: cannot read: {exc.strerror}") from None
     if not raw.strip():
         raise GraderError(f"{path}: the file is empty")
+    kind = "a PDF" if raw.startswith(b"%PDF") else "a zip archive" if raw.startswith(b"PK\x03\x04") else None
+    if kind:
+        raise GraderError(f"{path}: not {what} (the file is {kind})")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise GraderError(f"{path}: not a text file (it is not UTF-8)") from None
+        raise GraderError(f"{path}: not {what} (it is not UTF-8 text)") from None
 
 
 # ------------------------------------------------------------------ magics
@@ -109,7 +112,7 @@ def neutralise_magics(source: str, label: str) -> tuple[str | None, list[str]]:
 def load_notebook(path: Path) -> Submission:
     import nbformat  # imported here: `grader check x.py` need not pay for it
 
-    text = read_text(path)
+    text = read_text(path, "a Jupyter notebook")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -163,13 +163,23 @@ class Student:
 class Recorder:
     """Collects a probe's observations: values returned, exceptions raised, timings."""
 
-    def __init__(self, student: Student, trimmer: Trimmer, torch: Any, device: str, deadline: float) -> None:
+    def __init__(self, student: Student, trimmer: Trimmer, torch: Any, device: str, deadline: float,
+                 inputs: dict[str, Any] | None = None) -> None:
         self.student = student
+        self._inputs = inputs or {}
         self.trimmer = trimmer
         self.torch = torch
         self.device = device
         self.deadline = deadline
         self.observations: dict[str, Any] = {}
+
+    def input(self, name: str) -> Any:
+        """Data the exercise prepared on the trusted side (NumPy arrays come back as
+        writable NumPy arrays; convert with torch.from_numpy)."""
+        from grader.codec import TensorValue, decode
+
+        value = decode(self._inputs[name])
+        return value.data if isinstance(value, TensorValue) else value
 
     # -- time limits
     def remaining(self) -> float:
@@ -321,7 +331,8 @@ def run_job(request: dict[str, Any], channel_fd: int, torch: Any, probes: dict[t
             continue
         send(channel_fd, {"type": "probe_start", "exercise": key[0], "probe": key[1]})
         _reset_state(torch, seed)
-        recorder = Recorder(student, trimmer, torch, request["device"], _perf_counter() + spec["timeout"])
+        recorder = Recorder(student, trimmer, torch, request["device"], _perf_counter() + spec["timeout"],
+                            spec.get("inputs"))
         failure = None
         try:
             probes[key](student, recorder)

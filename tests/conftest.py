@@ -1,0 +1,74 @@
+"""Shared test helpers: grade a submission written on the fly, with an isolated cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GRADER_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory):
+    """One reference cache for the whole session, never the user's own."""
+    path = tmp_path_factory.mktemp("grader-cache")
+    old = os.environ.get("GRADER_CACHE_DIR")
+    os.environ["GRADER_CACHE_DIR"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("GRADER_CACHE_DIR", None)
+    else:
+        os.environ["GRADER_CACHE_DIR"] = old
+
+
+def notebook(*cells: str) -> str:
+    """A minimal valid nbformat-4 notebook with these code cells."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(textwrap.dedent(c)) for c in cells]
+    return nbformat.writes(nb)
+
+
+def write_submission(directory: Path, source: str, name: str = "submission.py") -> Path:
+    path = Path(directory) / name
+    path.write_text(textwrap.dedent(source) if name.endswith(".py") else source)
+    return path
+
+
+def grade(path: Path, *exercises: str, timeout: float | None = None, device: str = "cpu") -> dict:
+    """Grade in-process through the engine (what `grader check` does) and return the JSON object."""
+    from grader.engine import grade_path
+    from grader.sandbox import Limits
+
+    limits = Limits()
+    if timeout is not None:
+        limits.total_seconds = timeout
+    return grade_path(path, list(exercises) or None, device=device, limits=limits).to_dict()
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m grader ARGS` as a user would, capturing output."""
+    return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=600)
+
+
+def checks_by_id(result: dict, exercise: str) -> dict[str, dict]:
+    ex = next(e for e in result["exercises"] if e["id"] == exercise)
+    return {c["id"]: c for c in ex["checks"]}
+
+
+def exercise_result(result: dict, exercise: str) -> dict:
+    return next(e for e in result["exercises"] if e["id"] == exercise)
+
+
+def dump(result: dict) -> str:
+    return json.dumps(result, indent=1)[:6000]

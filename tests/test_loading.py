@@ -1,0 +1,82 @@
+"""Loading submissions: notebooks, modules, magics, and files that are not submissions."""
+
+import json
+
+import pytest
+
+from grader.errors import GraderError
+from grader.submission import load_module, load_notebook, neutralise_magics
+from conftest import notebook
+
+
+def test_valid_python_is_left_alone_even_with_percent_lines():
+    source = 'text = """\n%not a magic\n!nor a shell\n"""\n'
+    assert neutralise_magics(source, "cell 1") == (source, [])
+
+
+def test_line_magics_and_shell_commands_become_no_ops_with_a_note():
+    source = "%matplotlib inline\nimport os\n!pip install torch\nfiles = !ls\nfor i in range(2):\n    %time f(i)\nos?"
+    out, notes = neutralise_magics(source, "cell 4")
+    compile(out, "<cell 4>", "exec")
+    assert out.splitlines()[1] == "import os"
+    assert "files = None" in out
+    assert "    pass" in out.splitlines()[5]
+    assert len(notes) == 5 and all(n.startswith("cell 4, line") for n in notes)
+
+
+def test_cell_magics_run_the_body_of_time_and_skip_others():
+    body, notes = neutralise_magics("%%time\nx = 1\ny = x + 1", "cell 2")
+    assert "x = 1" in body and "%%" not in body and "ran the body" in notes[0]
+    skipped, notes = neutralise_magics("%%bash\nrm -rf /\n", "cell 3")
+    assert skipped is None and "skipped a `%%bash` cell" in notes[0]
+
+
+def test_notebook_cells_become_units_named_by_cell(tmp_path):
+    path = tmp_path / "nb.ipynb"
+    path.write_text(notebook("import torch", "%load_ext autoreload", "def f():\n    return 1"))
+    sub = load_notebook(path)
+    assert [u.label for u in sub.units] == ["cell 1", "cell 2", "cell 3"]
+    assert sub.units[1].source.strip() == "pass"
+    assert sub.units[2].filename == "<cell 3>"
+    assert any("load_ext" in n for n in sub.notes)
+
+
+def test_nbformat_3_notebooks_are_upgraded(tmp_path):
+    v3 = {"nbformat": 3, "nbformat_minor": 0, "metadata": {"name": "old"},
+          "worksheets": [{"cells": [{"cell_type": "code", "input": "x = 41 + 1", "language": "python",
+                                     "outputs": [], "metadata": {}}], "metadata": {}}]}
+    path = tmp_path / "old.ipynb"
+    path.write_text(json.dumps(v3))
+    sub = load_notebook(path)
+    assert [u.source for u in sub.units] == ["x = 41 + 1"]
+
+
+def test_module_units_are_top_level_statements_with_their_lines(tmp_path):
+    path = tmp_path / "mod.py"
+    path.write_text("import torch\n\n@staticmethod\ndef f():\n    return 1\n\nX = f\n")
+    sub = load_module(path)
+    assert [(u.label, u.first_line) for u in sub.units] == [("line 1", 1), ("line 3", 3), ("line 7", 7)]
+    assert sub.units[1].source.startswith("@staticmethod")
+
+
+def test_module_with_a_syntax_error_is_a_gradable_error(tmp_path):
+    path = tmp_path / "broken.py"
+    path.write_text("def f(:\n    pass\n")
+    sub = load_module(path)
+    assert sub.units == [] and "SyntaxError in broken.py, line 1" in sub.syntax_error
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("empty.ipynb", b"", "empty"),
+    ("blank.py", b"  \n\n", "empty"),
+    ("paper.ipynb", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "not"),
+    ("bad.ipynb", b'{"cells": [', "invalid JSON"),
+    ("list.ipynb", b"[1, 2, 3]", "no cells"),
+    ("binary.py", b"\x00\xff\xfe\x00garbage", "not a text file"),
+])
+def test_unreadable_files_are_user_errors(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    loader = load_notebook if name.endswith(".ipynb") else load_module
+    with pytest.raises(GraderError, match=message):
+        loader(path)
