@@ -118,6 +118,9 @@ class CheckContext:
             return Verdict(False, f"stopped: {raised.message}", status="error")
         if raised.forbidden:
             return Verdict(False, f"calls `{raised.forbidden}`, which this exercise does not allow")
+        if raised.is_a("NotImplementedError"):  # a starter notebook's stub, left as it is: a plain failure
+            return Verdict(False, f"not implemented yet: raised {raised.describe()}",
+                           hint="this is still the starter's stub: replace `raise NotImplementedError` with your code")
         hint = next((h for name, h in self.check.hints.items() if raised.is_a(name) or name in raised.message), None)
         return Verdict(False, f"raised {raised.describe()}", hint=hint, status="error")
 
@@ -127,7 +130,8 @@ class Exercise:
 
     def __init__(self, id: str, title: str, names: tuple[str, ...], reference: Path | str,
                  version: str = "1", description: str = "", points: float = POINTS_PER_EXERCISE,
-                 hidden_paths: tuple[Path, ...] = (), mutants: Path | str | None = None):
+                 hidden_paths: tuple[Path, ...] = (), mutants: Path | str | None = None,
+                 starter: Path | str | None = None):
         self.id = id
         self.title = title
         self.names = tuple(names)
@@ -138,6 +142,8 @@ class Exercise:
         self.hidden_paths = tuple(Path(p) for p in hidden_paths)
         #: folder of known-wrong solutions that ``grader verify`` runs (see docs/authoring.md)
         self.mutants = Path(mutants) if mutants is not None else None
+        #: ``.py`` file with the student's stubs for ``grader starter`` (its docstring: the contract, in Markdown)
+        self.starter = Path(starter) if starter is not None else None
         self._inputs: Callable[[str], dict[str, Any]] | None = None
         self.probes: dict[str, Probe] = {}
         self.checks: list[Check] = []

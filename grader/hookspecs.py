@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import pluggy
 
 if TYPE_CHECKING:
+    from grader.batch.executor import Executor
     from grader.exercise import Exercise
     from grader.submission import Submission
 
@@ -68,4 +69,24 @@ def grader_export_batch(results: Sequence[dict[str, Any]], out_dir: Path) -> "Se
     each with ``student`` added) into ``out_dir`` and return the paths written.
 
     Used by ``grader batch``; an exporter writes atomically (temporary file + rename).
+    Each result also carries ``batch``: the row's ``status`` (graded, error, timeout,
+    unreadable, grader_error, not_graded), ``message``, ``name``, ``lms_id``, ``email``,
+    ``late``, ``layout``, ``files``, ``notes``, ``feedback`` (path relative to
+    ``out_dir``) and ``extra`` (layout ids such as ``canvas_submission_id``). Rows that
+    could not be graded carry a result object of the same shape, every exercise in
+    status ``error`` with the reason as its message.
+    """
+
+
+@hookspec
+def grader_executors() -> "Sequence[Executor]":
+    """Return the executors this plugin provides for ``grader batch --executor NAME``.
+
+    An executor (:class:`grader.batch.executor.Executor`) has a unique ``name``, a
+    one-line ``description`` and ``run(tasks, jobs)``, which grades every
+    :class:`~grader.batch.executor.GradeTask` and yields one
+    :class:`~grader.batch.executor.TaskOutcome` per task as each finishes (any order);
+    closing the iterator early must stop handing out work. The built-in ``local``
+    executor runs ``jobs`` sandboxed workers on this machine; a distributed one ships
+    tasks elsewhere and calls :func:`grader.batch.executor.grade_task` there.
     """

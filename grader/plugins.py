@@ -22,6 +22,9 @@ OWN_DISTRIBUTION = "grader"
 DEFAULT_PLUGINS = {
     "tensor_ops": "grader.exercises.tensor_ops",
     "broadcasting": "grader.exercises.broadcasting",
+    "digits_classifier": "grader.exercises.digits_classifier",
+    "checkpoint": "grader.exercises.checkpoint",
+    "gpu_transfer": "grader.exercises.gpu_transfer",
     "loaders": "grader.submission",
     "devices": "grader.devices",
     "reports": "grader.report",
