@@ -120,6 +120,23 @@ def _hide(path: str, keep: list[str], hidden: list[str]) -> None:
         return
     if not os.path.isdir(path):
         return
+    handles = _open_kept(path, keep)
+    try:
+        _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+        hidden.append(path)
+        _bind_kept(handles)
+        _mount(None, path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    except OSError:
+        pass
+    finally:
+        for fd in handles.values():
+            os.close(fd)
+
+
+def _open_kept(root: str, keep: list[str]) -> dict[str, int]:
+    """O_PATH handles on the outermost kept paths below ``root``, taken before ``root``
+    is covered, so that they can be bound back onto the new mount."""
+    inner = [k for k in keep if k.startswith(root.rstrip("/") + "/")]
     tops = [k for k in inner if not any(k != o and k.startswith(o + "/") for o in inner)]
     handles = {}
     for k in tops:
@@ -127,22 +144,17 @@ def _hide(path: str, keep: list[str], hidden: list[str]) -> None:
             handles[k] = os.open(k, os.O_PATH)
         except OSError:
             continue
-    try:
-        _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
-        hidden.append(path)
-        for k, fd in handles.items():
-            if os.path.isdir(f"/proc/self/fd/{fd}"):
-                os.makedirs(k, mode=0o755, exist_ok=True)
-            else:
-                os.makedirs(os.path.dirname(k), mode=0o755, exist_ok=True)
-                open(k, "w").close()
-            _mount(f"/proc/self/fd/{fd}", k, None, MS_BIND | MS_REC)
-        _mount(None, path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    except OSError:
-        pass
-    finally:
-        for fd in handles.values():
-            os.close(fd)
+    return handles
+
+
+def _bind_kept(handles: dict[str, int]) -> None:
+    for k, fd in handles.items():
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            os.makedirs(k, mode=0o755, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(k), mode=0o755, exist_ok=True)
+            open(k, "w").close()
+        _mount(f"/proc/self/fd/{fd}", k, None, MS_BIND | MS_REC)
 
 
 def _untraversable_ancestors(paths: list[str]) -> set[str]:
@@ -179,7 +191,13 @@ def setup_filesystem(hide: list[str], keep: list[str], tmp_bytes: int, owner: in
     for path in sorted(candidates):
         _hide(path, keep_real, hidden)
     features.append(f"{len(hidden)} grader paths hidden")
-    _mount("tmpfs", SANDBOX_TMP, "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_bytes},mode=1777")
+    in_tmp = _open_kept(SANDBOX_TMP, keep_real)  # e.g. a virtual environment created under /tmp
+    try:
+        _mount("tmpfs", SANDBOX_TMP, "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_bytes},mode=1777")
+        _bind_kept(in_tmp)
+    finally:
+        for fd in in_tmp.values():
+            os.close(fd)
     if os.path.isdir("/dev/shm"):
         try:
             _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_bytes},mode=1777")
