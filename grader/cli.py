@@ -41,6 +41,22 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("exercise", nargs="*", metavar="ID", help="exercise ids (default: all)")
     verify.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     verify.add_argument("--jobs", "-j", type=int, help="parallel gradings (default: the CPU count)")
+
+    starter = commands.add_parser("starter", help="write a student notebook with the exercises' contracts and stubs")
+    starter.add_argument("exercise", nargs="*", metavar="ID", help="exercise ids, in notebook order (default: all)")
+    starter.add_argument("--output", "-o", default="assignment.ipynb", metavar="FILE",
+                         help="the notebook to write (default: assignment.ipynb)")
+    starter.add_argument("--title", default="PyTorch exercises", help="the notebook's title")
+    starter.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+
+    new = commands.add_parser("new", help="scaffold an exercise plugin package (pip install -e it, then grader list)")
+    new.add_argument("id", help="the new exercise's id (lowercase letters, digits, underscores)")
+    new.add_argument("--dir", metavar="PATH", help="the package folder to create (default: ./grader-<id>)")
+    new.add_argument("--title", help="the exercise's title (default: from the id)")
+
+    from grader.batch.cli import add_parsers as add_batch_parsers
+
+    add_batch_parsers(commands)  # batch; gradescope build / run
     return parser
 
 
@@ -55,9 +71,10 @@ def _write_report(text: str, output: str | None) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from grader.engine import grade_path
+    from grader.engine import exercise_registry, grade_path, select_exercises
     from grader.plugins import get_plugin_manager
     from grader.sandbox import Limits
+    from grader.sandbox.launch import WorkerPool
 
     pm = get_plugin_manager()
     formats = {f for fs in pm.hook.grader_report_formats() for f in fs}
@@ -68,7 +85,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         if args.timeout <= 0:
             raise GraderError("--timeout must be positive")
         limits.total_seconds = args.timeout
-    result = grade_path(args.submission, args.exercise, device=args.device, limits=limits, pm=pm).to_dict()
+    exercises = select_exercises(exercise_registry(pm), args.exercise)
+    # the warm worker imports torch while this process reads the submission
+    with WorkerPool(1, preload=sorted({e.module for e in exercises})) as pool:
+        result = grade_path(args.submission, args.exercise, device=args.device, limits=limits, pm=pm,
+                            pool=pool).to_dict()
     color = args.color == "always" or (args.color == "auto" and args.output is None and sys.stdout.isatty()
                                        and not os.environ.get("NO_COLOR"))
     text = pm.hook.grader_render_report(result=result, fmt=args.format, color=color)
@@ -114,10 +135,38 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_starter(args: argparse.Namespace) -> int:
+    from grader.engine import exercise_registry, select_exercises
+    from grader.plugins import get_plugin_manager
+    from grader.starter import notebook_order, write_starter
+
+    registry = exercise_registry(get_plugin_manager())
+    exercises = select_exercises(registry, args.exercise) if args.exercise else notebook_order(registry)
+    path = write_starter(exercises, Path(args.output), title=args.title, force=args.force,
+                         only_these=bool(args.exercise))
+    print(f"wrote {path}: {len(exercises)} exercise(s): {', '.join(e.id for e in exercises)}")
+    return 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from grader.engine import exercise_registry
+    from grader.plugins import get_plugin_manager
+    from grader.scaffold import new_exercise, package_names
+
+    files = new_exercise(args.id, args.dir, title=args.title, known=set(exercise_registry(get_plugin_manager())))
+    root = Path(args.dir) if args.dir else Path(package_names(args.id)[1])
+    print(f"created the exercise plugin {args.id!r} in {root}/ ({len(files)} files). Next:")
+    print(f"  pip install -e {root}      # then: grader list, grader verify {args.id}, pytest {root}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        handler = {"check": cmd_check, "list": cmd_list, "verify": cmd_verify}[args.command]
+        from grader.batch.cli import cmd_batch, cmd_gradescope
+
+        handler = {"check": cmd_check, "list": cmd_list, "verify": cmd_verify, "starter": cmd_starter,
+                   "new": cmd_new, "batch": cmd_batch, "gradescope": cmd_gradescope}[args.command]
         return handler(args)
     except GraderError as exc:
         print(f"grader: error: {exc}", file=sys.stderr)

@@ -20,6 +20,7 @@ from grader.plugins import get_plugin_manager
 from grader.results import (ERROR, FAILED, GRADED, NOT_ATTEMPTED, PASSED, SKIPPED, CheckResult, ExerciseResult,
                             GradeResult)
 from grader.sandbox import Limits, RunOutcome, run_in_sandbox
+from grader.sandbox.launch import WorkerPool
 from grader.static import StudentSource
 from grader.submission import Submission, load_module, load_submission
 
@@ -84,7 +85,7 @@ def _reference_cache_path(exercise: Exercise, device: str) -> Path:
 
 
 def reference_observations(exercises: Sequence[Exercise], device: str, limits: Limits,
-                           hide: list[str]) -> dict[str, dict[str, Any]]:
+                           hide: list[str], pool: WorkerPool | None = None) -> dict[str, dict[str, Any]]:
     """Each reference solution's observations for every probe of its exercise: computed
     once per grader version, torch version, device and exercise fingerprint (all the
     missing ones in one sandboxed run), then read from the cache."""
@@ -108,7 +109,7 @@ def reference_observations(exercises: Sequence[Exercise], device: str, limits: L
     combined = Submission(path=Path("reference.py"), kind="module", units=units, files=files).to_request()
     ref_limits = Limits(**{**limits.to_dict(), "probe_seconds": None})
     outcome = run_in_sandbox(combined, probe_specs(missing, ref_limits, device), device=device, limits=ref_limits,
-                             names=sorted({n for e in missing for n in e.names}), hide=hide)
+                             names=sorted({n for e in missing for n in e.names}), hide=hide, pool=pool)
     problems = [f"{k[0]}.{k[1]}: {v.get('stopped') or v.get('failure')}" for k, v in outcome.probes.items()
                 if v.get("stopped") or v.get("failure")]
     problems += [f"{u}: {v.get('stopped') or v.get('error')}" for u, v in outcome.units.items()
@@ -228,7 +229,7 @@ def _syntax_error_result(submission: Submission, exercises: Sequence[Exercise], 
 
 def grade_submission(submission: Submission, exercises: Sequence[Exercise], *, device: str = "cpu",
                      limits: Limits | None = None, display_path: str | None = None,
-                     extra_hidden: Sequence[Path] = ()) -> GradeResult:
+                     extra_hidden: Sequence[Path] = (), pool: WorkerPool | None = None) -> GradeResult:
     limits = limits or Limits()
     display = display_path or str(submission.path)
     if submission.syntax_error:
@@ -239,7 +240,7 @@ def grade_submission(submission: Submission, exercises: Sequence[Exercise], *, d
 
     def fetch_references() -> None:
         try:
-            expected.update(reference_observations(exercises, device, limits, hide))
+            expected.update(reference_observations(exercises, device, limits, hide, pool))
         except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
             errors.append(exc)
 
@@ -247,7 +248,7 @@ def grade_submission(submission: Submission, exercises: Sequence[Exercise], *, d
     fetcher = threading.Thread(target=fetch_references)
     fetcher.start()
     outcome = run_in_sandbox(submission.to_request(), probe_specs(exercises, limits, device), names=names, device=device,
-                             limits=limits, hide=hide)
+                             limits=limits, hide=hide, pool=pool)
     fetcher.join()
     if errors:
         raise errors[0]
@@ -262,7 +263,7 @@ def grade_submission(submission: Submission, exercises: Sequence[Exercise], *, d
 
 
 def grade_path(path: str | os.PathLike, exercise_ids: Sequence[str] | None = None, *, device: str = "cpu",
-               limits: Limits | None = None, pm=None) -> GradeResult:
+               limits: Limits | None = None, pm=None, pool: WorkerPool | None = None) -> GradeResult:
     """Grade the submission file at ``path`` (what ``grader check`` does)."""
     pm = pm or get_plugin_manager()
     exercises = select_exercises(exercise_registry(pm), exercise_ids)
@@ -270,4 +271,4 @@ def grade_path(path: str | os.PathLike, exercise_ids: Sequence[str] | None = Non
     if chosen is None:
         raise GraderError(f"unknown device {device!r} (choose cpu, cuda or auto)")
     submission = load_submission(Path(path), pm)
-    return grade_submission(submission, exercises, device=chosen, limits=limits, display_path=str(path))
+    return grade_submission(submission, exercises, device=chosen, limits=limits, display_path=str(path), pool=pool)

@@ -94,6 +94,14 @@ class CheckContext:
         """The student's observation ``key``; a raise, a time-out or a missing name
         becomes the check's failure (with the traceback and any matching hint)."""
         if key not in self.got_observations:
+            failure = self.got_observations.get("__probe_failure__")
+            if isinstance(failure, Raised):  # the probe itself stopped, e.g. on an object it could not use
+                raise StudentFailed(self.raised_verdict(failure))
+            earlier = [v for v in self.got_observations.values() if isinstance(v, Raised)]
+            if earlier:  # the probe returned early because an earlier student call failed: say which
+                verdict = self.raised_verdict(earlier[-1])
+                verdict.message = f"could not be checked because an earlier call failed: {verdict.message}"
+                raise StudentFailed(verdict)
             raise StudentFailed(Verdict(False, f"the grader recorded nothing for {key!r} (the probe stopped early)",
                                         status="error"))
         value = self.got_observations[key]

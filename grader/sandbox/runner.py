@@ -13,22 +13,19 @@ import json
 import os
 import selectors
 import signal
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from grader.sandbox.channel import FrameError, FrameReader
+from grader.sandbox.launch import FreshLauncher, WorkerPool
 from grader.sandbox.limits import Limits, human_bytes
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _uid_counter = itertools.count()
 _uid_lock = threading.Lock()
 SANDBOX_UID_BASE = 1_000_000
-PASS_THROUGH_ENV = ("LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "CUDA_HOME", "NVIDIA_VISIBLE_DEVICES",
-                    "NVIDIA_DRIVER_CAPABILITIES")
 SIGNAL_NAMES = {signal.SIGSEGV: "segmentation fault", signal.SIGABRT: "abort", signal.SIGBUS: "bus error",
                 signal.SIGFPE: "floating-point exception", signal.SIGILL: "illegal instruction",
                 signal.SIGKILL: "killed", signal.SIGTERM: "terminated", signal.SIGXCPU: "CPU limit"}
@@ -48,15 +45,6 @@ class RunOutcome:
     output: str = ""
     attempts: int = 0
     seconds: float = 0.0
-
-
-def _clean_env() -> dict[str, str]:
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-           "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg", "TQDM_DISABLE": "1",
-           "HOME": "/tmp"}
-    env.update({k: os.environ[k] for k in PASS_THROUGH_ENV if k in os.environ})
-    return env
 
 
 def _descendants(root: int) -> list[int]:
@@ -158,22 +146,13 @@ class _Attempt:
             raise FrameError(f"unknown frame type {kind!r}")
 
     # -- the watch loop
-    def run(self) -> None:
-        channel_r, channel_w = os.pipe()
-        request = dict(self.request, channel_fd=channel_w)
-        proc = subprocess.Popen(
-            [sys.executable, "-s", "-P", "-m", "grader.sandbox.worker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(channel_w,),
-            cwd="/", env=_clean_env(), start_new_session=True,
-        )
-        os.close(channel_w)
-        self.proc = proc
-        writer = threading.Thread(target=self._feed, args=(proc, json.dumps(request).encode()), daemon=True)
-        writer.start()
+    def run(self, launcher) -> None:
+        launched = launcher.launch(lambda channel_fd: json.dumps(dict(self.request, channel_fd=channel_fd)).encode())
+        self.launched = launched
         selector = selectors.DefaultSelector()
-        selector.register(channel_r, selectors.EVENT_READ, "channel")
-        selector.register(proc.stdout.fileno(), selectors.EVENT_READ, "output")
-        selector.register(proc.stderr.fileno(), selectors.EVENT_READ, "output")
+        selector.register(launched.channel, selectors.EVENT_READ, "channel")
+        selector.register(launched.stdout, selectors.EVENT_READ, "output")
+        selector.register(launched.stderr, selectors.EVENT_READ, "output")
         open_streams = 3
         next_memory_check = 0.0
         try:
@@ -188,7 +167,7 @@ class _Attempt:
                     break
                 if now >= next_memory_check:
                     next_memory_check = now + 0.25
-                    used = _resident_bytes(_descendants(proc.pid))
+                    used = _resident_bytes(_descendants(launched.pid))
                     if used > self.limits.memory_bytes:
                         self.stop(f"memory limit of {human_bytes(self.limits.memory_bytes)} exceeded while {self.phase_name}")
                         break
@@ -219,20 +198,13 @@ class _Attempt:
             self.stop(f"the grader's result channel was tampered with while {self.phase_name} ({exc})")
         finally:
             selector.close()
-            os.close(channel_r)
+            for fd in (launched.channel, launched.stdout, launched.stderr):
+                os.close(fd)
             self.kill()
-            status = proc.wait()
+            status = launched.wait()
             if self.stop_reason is None and not self.done:
                 self.stop_reason = self._death_message(status)
             self.outcome.output = self.output.decode("utf-8", "replace")
-
-    @staticmethod
-    def _feed(proc: subprocess.Popen, data: bytes) -> None:
-        try:
-            proc.stdin.write(data)
-            proc.stdin.close()
-        except OSError:
-            pass
 
     def _time_message(self) -> str:
         if self.culprit and self.culprit[0] == "unit":
@@ -255,12 +227,12 @@ class _Attempt:
         self.kill()
 
     def kill(self) -> None:
-        proc = getattr(self, "proc", None)
-        if proc is None:
+        launched = getattr(self, "launched", None)
+        if launched is None:
             return
-        pids = _descendants(proc.pid) if proc.poll() is None else []
+        pids = _descendants(launched.pid)  # the worker is not reaped yet: its pid cannot be reused
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(launched.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
         for pid in pids:
@@ -276,7 +248,8 @@ def _sandbox_uid() -> int:
 
 
 def run_in_sandbox(submission: dict[str, Any], probes: list[dict[str, Any]], *, names: list[str], device: str,
-                   limits: Limits, hide: list[str], seed: int = 0, sandbox: bool = True) -> RunOutcome:
+                   limits: Limits, hide: list[str], seed: int = 0, sandbox: bool = True,
+                   pool: WorkerPool | None = None) -> RunOutcome:
     """Run a submission's units and the given probes in the sandbox, retrying around
     whatever hangs or crashes. ``probes``: dicts with exercise, probe, module, timeout."""
     outcome = RunOutcome()
@@ -292,7 +265,11 @@ def run_in_sandbox(submission: dict[str, Any], probes: list[dict[str, Any]], *, 
             "sandbox_uid": _sandbox_uid(),
         }
         attempt = _Attempt(request, limits, deadline_total, outcome)
-        attempt.run()
+        if pool is None:
+            attempt.run(FreshLauncher())
+        else:
+            with pool.launcher() as launcher:
+                attempt.run(launcher)
         pending = [p for p in pending if (p["exercise"], p["probe"]) not in outcome.probes]
         if attempt.done or attempt.stop_reason is None:
             break

@@ -54,8 +54,41 @@ def _load_probes(request: dict) -> dict:
     return probes
 
 
-def main() -> None:
-    from grader.sandbox import isolation
+def warm_up(torch) -> None:
+    """Run, on one thread, the torch code paths that import lazily (an optimiser step,
+    autograd, tensor printing, save/load), so that forked workers do not pay for them."""
+    import io
+
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+    for optimizer in (torch.optim.SGD(model.parameters(), lr=0.1), torch.optim.Adam(model.parameters())):
+        loss = torch.nn.functional.cross_entropy(model(torch.randn(4, 8)), torch.tensor([0, 1, 2, 3]))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    repr(torch.randn(2, 2))
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    buffer.seek(0)
+    torch.load(buffer, weights_only=True)
+
+
+def _import_everything(modules: list[str] = ()):
+    import torch
+
+    torch.set_num_threads(1)
+    from grader.sandbox import student  # noqa: F401
+
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a module that fails here fails again, visibly, per request
+            pass
+    return torch
+
+
+def serve_request(torch) -> None:
+    """Grade the one request that arrives on stdin (this process is W0); never returns."""
+    from grader.sandbox import isolation, student
 
     isolation.set_parent_death_signal()
     request = json.loads(sys.stdin.buffer.read())
@@ -63,12 +96,6 @@ def main() -> None:
     os.dup2(null, 0)
     os.close(null)
     channel_fd = int(request["channel_fd"])
-
-    import torch  # noqa: F401 - imported once, before any fork
-
-    torch.set_num_threads(1)
-    from grader.sandbox import student
-
     probes = _load_probes(request)
     sandboxed = request.get("sandbox", True)
     running_as_root = os.geteuid() == 0
@@ -113,6 +140,76 @@ def main() -> None:
         sys.stdout.flush()
         sys.stderr.flush()
     os._exit(0)
+
+
+def _into_place(fds: list[int]) -> None:
+    """Move the four descriptors a zygote child receives onto 0, 1, 2 and 3."""
+    import fcntl
+
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in fds]
+    for fd in fds:
+        os.close(fd)
+    for target, fd in enumerate(high):
+        os.dup2(fd, target)
+        os.close(fd)
+
+
+def zygote(control_fd: int) -> None:
+    """Import once, then fork one W0 per request (see :mod:`grader.sandbox.launch`).
+
+    Protocol on the control socket: ``preload`` (module names, warm-up flag) -> ``ready``;
+    then per worker: ``spawn`` with stdin, stdout, stderr and channel descriptors ->
+    ``spawned`` (pid); ``reap`` -> ``exited`` (wait status). The child is reaped only when
+    the runner says so, after it has killed the child's process group, so its pid cannot
+    be reused by another process in between."""
+    import socket
+
+    from grader.sandbox import isolation
+    from grader.sandbox.launch import _recv, _send
+
+    isolation.set_parent_death_signal()
+    sock = socket.socket(fileno=control_fd)
+    message, _ = _recv(sock)
+    if message is None:
+        os._exit(0)
+    torch = _import_everything(message.get("modules", []))
+    if message.get("warm"):
+        warm_up(torch)
+    _send(sock, {"type": "ready"})
+    while True:
+        message, fds = _recv(sock, max_fds=4)
+        if message is None:
+            os._exit(0)
+        if message.get("type") != "spawn" or len(fds) != 4:
+            for fd in fds:
+                os.close(fd)
+            continue
+        pid = os.fork()
+        if pid == 0:
+            sock.close()
+            os.setsid()
+            _into_place(fds)
+            serve_request(torch)
+        for fd in fds:
+            os.close(fd)
+        _send(sock, {"type": "spawned", "pid": pid})
+        message, _ = _recv(sock)
+        if message is None:
+            os.kill(pid, 9)
+        _, status = os.waitpid(pid, 0)
+        if message is None:
+            os._exit(0)
+        _send(sock, {"type": "exited", "status": status})
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--zygote":
+        zygote(int(sys.argv[2]))
+        return
+    from grader.sandbox import isolation
+
+    isolation.set_parent_death_signal()
+    serve_request(_import_everything())
 
 
 if __name__ == "__main__":
