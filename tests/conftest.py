@@ -44,15 +44,40 @@ def write_submission(directory: Path, source: str, name: str = "submission.py") 
     return path
 
 
-def grade(path: Path, *exercises: str, timeout: float | None = None, device: str = "cpu") -> dict:
-    """Grade in-process through the engine (what `grader check` does) and return the JSON object."""
+_POOL = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_worker_pool():
+    yield
+    for pool in _POOL:
+        pool.close()
+
+
+def worker_pool():
+    """One warm zygote for the whole session (what `grader check` and `grader batch` use)."""
+    if not _POOL:
+        from grader.engine import exercise_registry
+        from grader.plugins import get_plugin_manager
+        from grader.sandbox.launch import WorkerPool
+
+        modules = sorted({e.module for e in exercise_registry(get_plugin_manager()).values()})
+        _POOL.append(WorkerPool(1, preload=modules, warm=True))
+    return _POOL[0]
+
+
+def grade(path: Path, *exercises: str, timeout: float | None = None, device: str = "cpu", limits=None,
+          fresh: bool = False) -> dict:
+    """Grade in-process through the engine (what `grader check` does) and return the JSON object.
+    ``fresh`` starts a new interpreter for the worker instead of forking the warm zygote."""
     from grader.engine import grade_path
     from grader.sandbox import Limits
 
-    limits = Limits()
+    limits = limits or Limits()
     if timeout is not None:
         limits.total_seconds = timeout
-    return grade_path(path, list(exercises) or None, device=device, limits=limits).to_dict()
+    return grade_path(path, list(exercises) or None, device=device, limits=limits,
+                      pool=None if fresh else worker_pool()).to_dict()
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
