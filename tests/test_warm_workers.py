@@ -51,3 +51,18 @@ def test_warm_and_fresh_workers_give_the_same_result(tmp_path):
     strip = lambda r: [(e["id"], e["score"], [(c["id"], c["status"]) for c in e["checks"]]) for e in r["exercises"]]
     assert strip(warm) == strip(fresh)
     assert warm["score"] == 20
+
+
+def test_a_dead_zygote_costs_time_never_a_submission(tmp_path):
+    from grader.engine import grade_path
+    from grader.sandbox.launch import WorkerPool
+
+    path = write_submission(tmp_path, CLEAN_CHECKER, "checker.py")
+    with WorkerPool(1, preload=["grader.exercises.tensor_ops"]) as pool:
+        pool.all[0].wait_ready()
+        pool.all[0].proc.kill()
+        pool.all[0].proc.wait()
+        first = grade_path(path, ["tensor_ops"], pool=pool).to_dict()
+        second = grade_path(path, ["tensor_ops"], pool=pool).to_dict()
+    for result in (first, second):
+        assert checks_by_id(result, "tensor_ops")["mask_mean.values"]["status"] == "passed"

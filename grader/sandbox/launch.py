@@ -131,7 +131,7 @@ class Zygote:
         theirs.close()
         _send(self.sock, {"type": "preload", "modules": preload, "warm": warm})
         self.ready = False
-        self.lock = threading.Lock()
+        self.broken = False
 
     def wait_ready(self) -> None:
         if self.ready:
@@ -143,6 +143,17 @@ class Zygote:
         self.ready = True
 
     def launch(self, make_request: Callable[[int], bytes]) -> Launched:
+        """Fork a worker; a zygote that fails is marked broken and a fresh interpreter
+        takes over, so a dead zygote costs time, never a submission."""
+        try:
+            return self._launch(make_request)
+        except (OSError, RuntimeError, ValueError):
+            self.broken = True
+            return FreshLauncher().launch(make_request)
+
+    def _launch(self, make_request: Callable[[int], bytes]) -> Launched:
+        if self.broken:
+            raise RuntimeError("broken zygote")
         self.wait_ready()
         stdin_r, stdin_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -174,7 +185,7 @@ class Zygote:
         return Launched(pid, out_r, err_r, chan_r, wait)
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return not self.broken and self.proc.poll() is None
 
     def close(self) -> None:
         try:
