@@ -77,7 +77,7 @@ LINEAR_CASES = {  # key -> (n, dtype, label)
     "single": (1, "float64", "on a single float64 point"),
 }
 TWO_LAYER_CASES = {  # key -> (N, D, H, O)
-    "small": (8, 3, 5, 2),
+    "small": (8, 3, 5, 3),
     "wide": (16, 6, 10, 4),
     "one_output": (12, 4, 3, 1),
     "single": (1, 4, 3, 2),
@@ -90,6 +90,7 @@ FIT_CASES = {  # key -> (data, lr, steps, label)
     "poly": ("poly", 1e-4, 200, "after 200 steps on a noisy cubic, x = linspace(-1, 2, 500), lr = 1e-4"),
 }
 FIT_VARIANTS = ("accumulate", "ascent", "mean")
+FIT_VARIANT_CASES = ("one_step", "few_steps")  # known mistakes are recognised on the short runs
 
 
 def _fit_data(name):
@@ -170,10 +171,13 @@ def _probe_fit(student, rec):
     data = {name: _fit_data(name) for name in ("cos", "poly")}
     for key, (name, lr, steps, _) in FIT_CASES.items():
         x, y = data[name]
-        for mode in FIT_VARIANTS:
+        for mode in FIT_VARIANTS if key in FIT_VARIANT_CASES else ():
             rec.record(f"{key}.{mode}", _fit_variant(x, y, lr, steps, mode))
-        rec.record(key + ".n", int(x.numel()))
-        rec.call(key, "fit_cubic", x.clone(), y.clone(), lr, steps, timeout=15)
+        timed_out = next((v for v in rec.observations.values() if isinstance(v, dict) and v.get("timed_out")), None)
+        if timed_out is not None:  # one run past its limit: the longer ones would be too
+            rec.observations[key] = dict(timed_out)
+            continue
+        rec.call(key, "fit_cubic", x.clone(), y.clone(), lr, steps, timeout=10)
 
 
 # ------------------------------------------------------------------ helpers (trusted side)
@@ -186,6 +190,17 @@ def _got(ctx, key):
         if isinstance(raw, Raised) and raw.forbidden:
             failure.verdict.hint = HINT_NO_AUTOGRAD
         raise
+
+
+def _what(value) -> str:
+    """describe(), spelling out the items of a container (their reprs are not for students)."""
+    if isinstance(value, (tuple, list)):
+        kind = getattr(value, "type_name", type(value).__name__)
+        items = "; ".join(describe(v) for v in value[:4]) + ("; ..." if len(value) > 4 else "")
+        return f"a {kind} of {len(value)} item{'s' if len(value) != 1 else ''} ({items})"
+    if isinstance(value, dict):
+        return f"a dict with keys {', '.join(map(repr, list(value)[:8]))}"
+    return describe(value)
 
 
 def _scaled(expected: TensorValue, factor: float) -> np.ndarray | None:
@@ -249,7 +264,7 @@ def _check_linear(ctx):
         got = _got(ctx, key)
         expected = ctx.expected(key + ".autograd")
         if not isinstance(got, (tuple, list)) or len(got) != 2:
-            return Verdict(False, f"{label}: expected a tuple (da, db) of two 0-dim tensors; got {describe(got)}")
+            return Verdict(False, f"{label}: expected a tuple (da, db) of two 0-dim tensors; got {_what(got)}")
         for name, g, e in zip(("da", "db"), got, expected):
             what = f"{label}, {name}"
             verdict = compare_tensors(g, e, what=what)
@@ -292,7 +307,10 @@ def _check_two_layer_shapes(ctx):
         dims = ctx.expected(key + ".dims")
         label = _two_layer_label(dims)
         if not isinstance(got, dict):
-            return Verdict(False, f"{label}: expected a dict with keys 'W1', 'b1', 'W2', 'b2'; got {describe(got)}")
+            verdict = Verdict(False, f"{label}: expected a dict with keys 'W1', 'b1', 'W2', 'b2'; got {_what(got)}")
+            if isinstance(got, (tuple, list)):
+                verdict.hint = 'return a dict keyed by parameter name: {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}.'
+            return verdict
         missing = [k for k in PARAMS if k not in got]
         if missing:
             return Verdict(False, f"{label}: the dict lacks the key(s) {', '.join(map(repr, missing))} "
@@ -300,7 +318,7 @@ def _check_two_layer_shapes(ctx):
         for name in PARAMS:
             g, e = got[name], expected[name]
             if not isinstance(g, TensorValue):
-                return Verdict(False, f"{label}: {name} should be a tensor of shape {list(e.shape)}; got {describe(g)}")
+                return Verdict(False, f"{label}: {name} should be a tensor of shape {list(e.shape)}; got {_what(g)}")
             if tuple(g.shape) != tuple(e.shape):
                 verdict = Verdict(False, f"{label}: the gradient {name} should have the shape of {name}, "
                                          f"{list(e.shape)}; got shape {list(g.shape)}")
@@ -371,9 +389,11 @@ def _fit_compare(ctx, key):
                               atol=FIT_TOLERANCE * 0.1 * scale)
     if verdict.passed:
         return verdict
-    n = ctx.expected(key + ".n")
+    if isinstance(got, (list, tuple)):
+        verdict.hint = "return one tensor [a, b, c, d], e.g. torch.stack([a, b, c, d]).detach(), not a Python sequence."
+        return verdict
     hints = {"accumulate": HINT_ACCUMULATE, "ascent": HINT_ASCENT, "mean": HINT_FIT_MEAN}
-    for mode, hint in hints.items():
+    for mode, hint in hints.items() if key in FIT_VARIANT_CASES else ():
         variant = ctx.expected(f"{key}.{mode}")
         if variant.data is None or not np.all(np.isfinite(variant.data)):
             continue

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 import grader
-from grader.codec import OpaqueObject, Raised, TensorValue
+from grader.codec import Raised, TensorValue
 from grader.exercise import Exercise, Verdict
 from grader.judging import compare_plain, compare_tensors, describe
 
@@ -30,8 +30,9 @@ exercise = Exercise(
 HINT_PLAIN_LIST = ("the layers are kept in a plain Python list, so PyTorch does not register them: the model's "
                    "parameters() is empty (an optimizer would train nothing, .to(device) would move nothing). "
                    "Use nn.ModuleList(layers) or nn.Sequential(*layers).")
-HINT_SOFTMAX = ("the output rows sum to 1: a softmax at the end. Return logits: nn.CrossEntropyLoss applies "
-                "log-softmax itself, so a softmax before it squashes the gradients (and training goes wrong).")
+HINT_SOFTMAX = ("the outputs are probabilities (rows summing to 1) or log-probabilities: a (log-)softmax at the "
+                "end. Return logits: nn.CrossEntropyLoss applies log-softmax itself, so a softmax before it "
+                "squashes the gradients (and training goes wrong).")
 HINT_SUPER = ("call super().__init__() first thing in __init__: nn.Module sets up the registries for layers and "
               "parameters there, and assigning a layer before it raises \"cannot assign module before "
               "Module.__init__() call\".")
@@ -78,12 +79,13 @@ def _summary(model):
         return {"is_module": False, "type": type(model).__name__}
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     plain_lists = [name for name, value in vars(model).items()
-                   if isinstance(value, (list, tuple, dict))
+                   if not name.startswith("_") and isinstance(value, (list, tuple, dict))
                    and any(isinstance(v, nn.Module) for v in (value.values() if isinstance(value, dict) else value))]
     attributes = {}
     for name in ("layer1", "layer2"):
         layer = model._modules.get(name) if isinstance(getattr(model, "_modules", None), dict) else None
-        attributes[name] = ([type(layer).__name__, int(layer.in_features), int(layer.out_features)]
+        attributes[name] = ([type(layer).__name__, int(layer.in_features), int(layer.out_features),
+                             layer.bias is not None]
                             if isinstance(layer, nn.Linear) else (type(layer).__name__ if layer is not None else None))
     return {
         "is_module": True,
@@ -120,7 +122,9 @@ def _forward(model, x):
 
 
 def _load_state(model, state):
-    model.load_state_dict(state)
+    """load_state_dict, lenient only about extra entries of the model (e.g. the same layers
+    registered a second time inside a Sequential); a missing layer1/layer2 key is recorded."""
+    return sorted(model.load_state_dict(state, strict=False).unexpected_keys)
 
 
 # ------------------------------------------------------------------ probes (sandbox side)
@@ -140,7 +144,7 @@ def _probe_build(student, rec):
         rec.call(key + ".summary", _summary, model)
         if isinstance(model, nn.Module):
             rec.call(key + ".seed", _seeded_linear_weights, model, 400 + index, record=False)
-        rec.call(key + ".output", _forward, model, x)
+            rec.call(key + ".output", _forward, model, x)
 
 
 @exercise.probe("TwoLayerNet")
@@ -165,7 +169,8 @@ def _probe_net(student, rec):
         rec.call(key + ".summary", _summary, model)
         if not isinstance(model, nn.Module):
             continue
-        if rec.call(key + ".load", _load_state, model, {k: v.clone() for k, v in state.items()}, record=False) is FAILED:
+        unexpected = rec.call(key + ".load", _load_state, model, {k: v.clone() for k, v in state.items()})
+        if unexpected is FAILED or unexpected:
             continue
         rec.call(key + ".output", _forward, model, x)
 
@@ -270,7 +275,9 @@ def _check_build_shape(ctx):
     """build_mlp's model maps (B, in_features) to (B, out_features)"""
     for key, (i, hidden, o, batch) in BUILD_CASES.items():
         call = _fmt_case(i, hidden, o)
-        ctx.got(key + ".model")
+        _, failure = _summary_or_failure(ctx, key, call)
+        if failure:
+            return failure
         got = ctx.got(key + ".output")
         expected = ctx.expected(key + ".output")
         if not isinstance(got, TensorValue) or tuple(got.shape) != tuple(expected.shape):
@@ -284,8 +291,12 @@ def _softmax_like(got: TensorValue, expected: TensorValue) -> bool:
         return False
     g = got.data.astype(np.float64)
     e = expected.data.astype(np.float64)
-    rows_one = np.allclose(g.sum(axis=1), 1.0, atol=1e-4) and (g >= 0).all()
-    return bool(rows_one and not np.allclose(e.sum(axis=1), 1.0, atol=1e-3))
+    if np.allclose(e.sum(axis=1), 1.0, atol=1e-3) or not np.all(np.isfinite(g)):
+        return False
+    probabilities = (g >= 0).all() and (np.allclose(g.sum(axis=1), 1.0, atol=1e-4)
+                                        or np.allclose(g.sum(axis=0), 1.0, atol=1e-4))
+    log_probabilities = (g <= 1e-6).all() and np.allclose(np.log(np.exp(g).sum(axis=1)), 0.0, atol=1e-4)
+    return bool(probabilities or log_probabilities)
 
 
 def _output_hint(got, expected: TensorValue, relu_variant: np.ndarray | None = None) -> str | None:
@@ -335,15 +346,17 @@ def _check_net_structure(ctx):
         if not summary.get("is_module"):
             return Verdict(False, f"{call} should create an nn.Module; got {describe(model)}")
         expected = ctx.expected(key + ".summary")["attributes"]
-        for name, (_, e_in, e_out) in expected.items():
+        for name, (_, e_in, e_out, _) in expected.items():
             got = summary["attributes"].get(name)
-            want = f"nn.Linear({e_in if name == 'layer1' else h}, {e_out})"
+            want = f"nn.Linear({e_in}, {e_out})"
             if got is None:
                 return Verdict(False, f"{call}: no layer `{name}` registered; expected self.{name} = {want}")
             if not isinstance(got, list):
                 return Verdict(False, f"{call}: self.{name} should be {want}; it is a {got}")
-            if got[1:] != [e_in, e_out]:
+            if list(got[1:3]) != [e_in, e_out]:
                 return Verdict(False, f"{call}: self.{name} should be {want}; it is nn.Linear({got[1]}, {got[2]})")
+            if not got[3]:
+                return Verdict(False, f"{call}: self.{name} should be {want}, with a bias; it has bias=False")
     return Verdict(True, "TwoLayerNet has layer1 and layer2 of the right sizes")
 
 
@@ -358,6 +371,9 @@ def _check_net_forward(ctx):
             verdict = ctx.raised_verdict(loaded)
             verdict.message = f"{call}: loading the weights (load_state_dict) {verdict.message}"
             return verdict
+        if loaded:
+            return Verdict(False, f"{call}: load_state_dict found no parameter(s) {', '.join(map(str, loaded))} "
+                                  "in the model; the weights must be those of self.layer1 and self.layer2")
         got = ctx.got(key + ".output")
         expected = ctx.expected(key + ".output")
         verdict = compare_tensors(got, expected, what=f"{call} with the reference's weights, on a ({batch}, {i}) batch")
@@ -381,12 +397,13 @@ def _count_verdict(ctx, cases) -> Verdict:
         if verdict.passed:
             continue
         total, in_state, tensors = (ctx.expected(key + s) for s in (".total", ".state_numel", ".tensors"))
-        if isinstance(got, (TensorValue, float, OpaqueObject)) or (isinstance(got, int) and got != expected) is False:
-            verdict.hint = HINT_INT
-        if isinstance(got, int) and not isinstance(got, bool):
-            if got == in_state and in_state != expected:
+        if not isinstance(got, int) or isinstance(got, bool):
+            if isinstance(got, (TensorValue, float)):
+                verdict.hint = HINT_INT
+        else:
+            if got == in_state and in_state != total:
                 verdict.hint = HINT_BUFFERS
-            elif got == total and total != expected:
+            elif got in (total, in_state):
                 verdict.hint = HINT_REQUIRES_GRAD
             elif got == tensors:
                 verdict.hint = HINT_NUMEL

@@ -246,25 +246,46 @@ class Recorder:
         return value
 
     def _forbid(self, names: tuple[str, ...]):
+        """Replace each dotted name (a module function such as ``torch.broadcast_shapes`` or
+        a class attribute such as ``torch.Tensor.backward``) by a refusal for one call."""
         patched = []
-        for dotted in names:
-            module_name, attr = dotted.rsplit(".", 1)
-            module = sys.modules.get(module_name)
-            if module is None or not hasattr(module, attr):
+        for dotted in dict.fromkeys(names):
+            owner = _resolve_owner(dotted)
+            attr = dotted.rsplit(".", 1)[1]
+            if owner is None or not hasattr(owner, attr):
                 continue
-            original = getattr(module, attr)
+            original = getattr(owner, attr)
 
             def refuse(*args, _name=dotted, **kwargs):
                 raise ForbiddenCall(_name)
 
-            setattr(module, attr, refuse)
-            patched.append((module, attr, original))
+            try:
+                setattr(owner, attr, refuse)
+            except (AttributeError, TypeError):
+                continue
+            patched.append((owner, attr, original))
 
         def restore() -> None:
-            for module, attr, original in patched:
-                setattr(module, attr, original)
+            for owner, attr, original in reversed(patched):
+                setattr(owner, attr, original)
 
         return restore
+
+
+def _resolve_owner(dotted: str) -> Any:
+    """The object holding the last attribute of ``dotted``: a module or a class."""
+    parts = dotted.split(".")[:-1]
+    for cut in range(len(parts), 0, -1):
+        module = sys.modules.get(".".join(parts[:cut]))
+        if module is None:
+            continue
+        owner = module
+        for name in parts[cut:]:
+            owner = getattr(owner, name, None)
+            if owner is None:
+                return None
+        return owner
+    return None
 
 
 FAILED = object()

@@ -1,0 +1,197 @@
+"""Exercise 4, mlp: the reference scores full marks, every mutant loses points on its
+check with its hint, and correct solutions in unusual styles get full marks."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from conftest import checks_by_id, dump, exercise_result, grade, notebook, write_submission
+
+from grader.verify import read_mutants
+
+EXERCISE = "mlp"
+REPO = Path(__file__).resolve().parent.parent
+
+# nn.ModuleList + loop with F.relu; TwoLayerNet with nn.Module.__init__ and its layers also
+# inside a Sequential (an alias); count_parameters through named_parameters
+ALT_MODULELIST = '''
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+class MLP(nn.Module):
+    def __init__(self, sizes):
+        super().__init__()
+        self.hidden = nn.ModuleList(nn.Linear(i, o) for i, o in zip(sizes[:-2], sizes[1:-1]))
+        self.out = nn.Linear(sizes[-2], sizes[-1])
+
+    def forward(self, x):
+        for layer in self.hidden:
+            x = F.relu(layer(x))
+        return self.out(x)
+
+def build_mlp(in_features, hidden_sizes, out_features):
+    return MLP([in_features, *hidden_sizes, out_features])
+
+class TwoLayerNet(nn.Module):
+    def __init__(self, input_size, hidden_size, output_size):
+        nn.Module.__init__(self)
+        self.layer1 = nn.Linear(input_size, hidden_size)
+        self.layer2 = nn.Linear(hidden_size, output_size)
+        self.net = nn.Sequential(self.layer1, nn.Sigmoid(), self.layer2)
+
+    def forward(self, x):
+        return self.net(x)
+
+def count_parameters(model):
+    total = 0
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            total += p.numel()
+    return total
+'''
+
+# a notebook: an OrderedDict Sequential with in-place ReLUs, super(Class, self), a method
+# call sigmoid, a NumPy-based count
+ALT_ORDERED_CELLS = [
+    "from collections import OrderedDict\nimport numpy as np\nimport torch\nfrom torch import nn",
+    '''
+def build_mlp(in_features, hidden_sizes, out_features):
+    sizes = [in_features] + list(hidden_sizes)
+    layers = OrderedDict()
+    for k, (i, o) in enumerate(zip(sizes, sizes[1:])):
+        layers[f"fc{k}"] = nn.Linear(i, o)
+        layers[f"act{k}"] = nn.ReLU(inplace=True)
+    layers["logits"] = nn.Linear(sizes[-1], out_features)
+    return nn.Sequential(layers)
+''',
+    '''
+class TwoLayerNet(nn.Module):
+    def __init__(self, input_size, hidden_size, output_size):
+        super(TwoLayerNet, self).__init__()
+        self.layer1 = nn.Linear(input_size, hidden_size)
+        self.layer2 = nn.Linear(hidden_size, output_size)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.layer2(self.layer1(x).sigmoid())
+''',
+    '''
+def count_parameters(model):
+    return int(np.sum([np.prod(p.shape) for p in model.parameters() if p.requires_grad]))
+
+net = build_mlp(64, [100, 100], 10)
+print(net, count_parameters(net))
+''',
+]
+
+# build_mlp returns something that is not a module; TwoLayerNet forgets layer2's bias
+NOT_A_MODULE = '''
+import torch
+from torch import nn
+
+def build_mlp(in_features, hidden_sizes, out_features):
+    return [nn.Linear(in_features, out_features)]
+
+class TwoLayerNet(nn.Module):
+    def __init__(self, input_size, hidden_size, output_size):
+        super().__init__()
+        self.layer1 = nn.Linear(input_size, hidden_size)
+        self.layer2 = nn.Linear(hidden_size, output_size, bias=False)
+
+    def forward(self, x):
+        return self.layer2(torch.sigmoid(self.layer1(x)))
+'''
+
+
+@pytest.fixture(scope="module")
+def results(isolated_cache, tmp_path_factory):
+    """Grade the reference first (it fills the reference cache), then everything else two at a time."""
+    directory = tmp_path_factory.mktemp("mlp")
+    jobs = {"alt_modulelist": write_submission(directory, ALT_MODULELIST, "alt_modulelist.py"),
+            "alt_ordered": write_submission(directory, notebook(*ALT_ORDERED_CELLS), "alt_ordered.ipynb"),
+            "not_a_module": write_submission(directory, NOT_A_MODULE, "not_a_module.py")}
+    mutants = {m.path.name: m for m in read_mutants(_exercise())}
+    jobs.update({name: m.path for name, m in mutants.items()})
+    out = {"reference": grade(REPO / "reference" / "mlp.py", EXERCISE)}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        out.update(zip(jobs, pool.map(lambda p: grade(p, EXERCISE), jobs.values())))
+    out["__mutants__"] = mutants
+    return out
+
+
+def _exercise():
+    from grader.engine import exercise_registry
+    from grader.plugins import make_plugin_manager
+
+    return exercise_registry(make_plugin_manager(autoload=False))[EXERCISE]
+
+
+def test_definition_is_valid():
+    exercise = _exercise()
+    assert exercise.validate() == []
+    assert exercise.max_points == 10
+    assert len(read_mutants(exercise)) >= 3
+
+
+def test_reference_scores_full_marks(results):
+    ex = exercise_result(results["reference"], EXERCISE)
+    assert ex["score"] == 10, dump(results["reference"])
+    assert all(c["status"] == "passed" for c in ex["checks"])
+
+
+@pytest.mark.parametrize("name", ["alt_modulelist", "alt_ordered"])
+def test_correct_solutions_in_other_styles_get_full_marks(results, name):
+    ex = exercise_result(results[name], EXERCISE)
+    assert ex["score"] == 10, dump(results[name])
+
+
+def test_mutants_lose_points_with_their_hint(results):
+    problems = []
+    for name, mutant in results["__mutants__"].items():
+        checks = checks_by_id(results[name], EXERCISE)
+        target = checks.get(mutant.expect_fail)
+        if target is None or target["points"] >= target["max_points"]:
+            problems.append(f"{name}: {mutant.expect_fail} did not lose points ({target and target['message']})")
+        elif mutant.expect_hint and mutant.expect_hint not in (target["hint"] or ""):
+            problems.append(f"{name}: hint lacks {mutant.expect_hint!r}: {target['hint']!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_each_owed_hint_has_a_mutant(results):
+    hints = " ".join(m.expect_hint or "" for m in results["__mutants__"].values())
+    for owed in ("nn.ModuleList", "log-softmax", "super().__init__()"):
+        assert owed in hints, owed
+
+
+def test_plain_list_model_still_has_the_right_output_shape(results):
+    checks = checks_by_id(results["build_plain_list.py"], EXERCISE)
+    assert checks["build_mlp.output_shape"]["status"] == "passed"
+    assert "got 0" in checks["build_mlp.parameter_count"]["message"]
+    assert "nn.ModuleList" in checks["build_mlp.layers"]["hint"]
+
+
+def test_missing_super_shows_the_error_and_the_students_line(results):
+    check = checks_by_id(results["net_no_super.py"], EXERCISE)["TwoLayerNet.structure"]
+    assert "cannot assign module before Module.__init__() call" in check["message"]
+    assert "self.layer1 = nn.Linear" in check["message"]
+
+
+def test_frozen_layers_and_buffers(results):
+    checks = checks_by_id(results["count_ignores_frozen.py"], EXERCISE)
+    assert checks["count_parameters.all_trainable"]["status"] == "passed"
+    assert "expected 27" in checks["count_parameters.frozen"]["message"]
+    buffers = checks_by_id(results["count_state_dict.py"], EXERCISE)["count_parameters.all_trainable"]
+    assert "expected 46" in buffers["message"] and "buffers" in buffers["hint"]
+
+
+def test_wrong_kinds_of_models_are_explained(results):
+    checks = checks_by_id(results["not_a_module"], EXERCISE)
+    assert "should return an nn.Module" in checks["build_mlp.layers"]["message"]
+    assert checks["build_mlp.forward"]["status"] == "skipped"
+    assert "should return an nn.Module" in checks["build_mlp.output_shape"]["message"]
+    structure = checks["TwoLayerNet.structure"]
+    assert structure["points"] == 0 and "bias=False" in structure["message"], dump(results["not_a_module"])
