@@ -62,15 +62,33 @@ LABEL_HINTS = {
 
 
 # ------------------------------------------------------------------ the data (trusted side only)
+def _load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's load_digits (1797 8x8 images, labels 0-9). Its CSV is read directly
+    when it is where scikit-learn keeps it: importing scikit-learn costs a second or more,
+    and every `grader check` prepares this exercise's inputs."""
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("sklearn")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = os.path.join(folder, "datasets", "data", "digits.csv.gz")
+        if os.path.isfile(path):
+            table = np.loadtxt(path, delimiter=",")
+            if table.shape == (1797, 65):
+                return table[:, :-1], table[:, -1].astype(np.int64)
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return digits.data, digits.target
+
+
 @functools.lru_cache(maxsize=1)
 def _split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """X_train, y_train, X_test, y_test: a fixed stratified split of load_digits,
     standardized with the training set's mean and std (constant pixels stay 0).
     Never called inside the sandbox: the test labels must not get there."""
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    X, y = digits.data.astype(np.float64), digits.target.astype(np.int64)
+    data, target = _load_digits()
+    X, y = data.astype(np.float64), target.astype(np.int64)
     rng = np.random.RandomState(SPLIT_SEED)
     test = np.zeros(len(y), dtype=bool)
     for label in np.unique(y):

@@ -165,16 +165,20 @@ def _hashable(key: Any) -> Any:
 def _tensor_payload(t: Any, torch: Any) -> dict[str, Any]:
     """Encode a tensor, bypassing any ``__torch_function__`` override of a subclass."""
     with torch._C.DisableTorchFunction():
-        base = t
+        # a plain tensor first: a subclass may override shape, dtype, device... with Python
+        # properties that lie, and the metadata must describe the bytes actually sent
+        base = torch.Tensor.detach(t)
         dtype = str(base.dtype).replace("torch.", "")
         shape = [int(s) for s in base.shape]
         device = str(base.device)
+        requires_grad = torch._C.TensorBase.requires_grad.__get__(t) if hasattr(torch._C, "TensorBase") \
+            else t.requires_grad
         payload = {"$": "tensor", "kind": "tensor", "dtype": dtype, "shape": shape, "device": device,
-                   "requires_grad": bool(base.requires_grad), "type": type(t).__name__}
+                   "requires_grad": bool(requires_grad), "type": type(t).__name__}
         if base.device.type == "meta":
             payload["data"] = None
             return payload
-        plain = torch.Tensor.detach(base)
+        plain = base
         if plain.layout != torch.strided:
             plain = plain.to_dense()
         plain = plain.cpu().contiguous()

@@ -22,12 +22,18 @@ OWN_DISTRIBUTION = "grader"
 DEFAULT_PLUGINS = {
     "tensor_ops": "grader.exercises.tensor_ops",
     "broadcasting": "grader.exercises.broadcasting",
+    "manual_backprop": "grader.exercises.manual_backprop",
+    "mlp": "grader.exercises.mlp",
     "digits_classifier": "grader.exercises.digits_classifier",
     "checkpoint": "grader.exercises.checkpoint",
     "gpu_transfer": "grader.exercises.gpu_transfer",
     "loaders": "grader.submission",
     "devices": "grader.devices",
     "reports": "grader.report",
+    "batch_executor": "grader.batch.executor",
+    "export_grades": "grader.batch.export_grades",
+    "export_canvas": "grader.batch.export_canvas",
+    "export_moodle": "grader.batch.export_moodle",
 }
 
 

@@ -6,6 +6,8 @@ A mutant is a ``.py`` file in the exercise's ``mutants`` folder that begins with
     # mutant: the mistake, in one line
     # expect-fail: <check id that must lose points>
     # expect-hint: <text the hint of that check must contain>   (optional)
+    # probe-seconds: <N>   (optional: grade it with every probe limited to N s, e.g. a
+    #                       mutant that must run out of time, so verify does not wait long)
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from grader.exercise import Exercise
 from grader.sandbox import Limits
 from grader.submission import load_module
 
-_HEADER = re.compile(r"^#\s*(mutant|expect-fail|expect-hint)\s*:\s*(.+?)\s*$")
+_HEADER = re.compile(r"^#\s*(mutant|expect-fail|expect-hint|probe-seconds)\s*:\s*(.+?)\s*$")
 
 
 @dataclass
@@ -31,6 +33,7 @@ class Mutant:
     description: str
     expect_fail: str
     expect_hint: str | None = None
+    probe_seconds: float | None = None
 
 
 @dataclass
@@ -52,7 +55,9 @@ def read_mutants(exercise: Exercise) -> list[Mutant]:
             if not match:
                 break
             fields[match.group(1)] = match.group(2)
-        mutants.append(Mutant(path, fields.get("mutant", ""), fields.get("expect-fail", ""), fields.get("expect-hint")))
+        seconds = fields.get("probe-seconds")
+        mutants.append(Mutant(path, fields.get("mutant", ""), fields.get("expect-fail", ""), fields.get("expect-hint"),
+                              float(seconds) if seconds else None))
     return mutants
 
 
@@ -107,8 +112,11 @@ def verify(exercises: Sequence[Exercise], *, device: str = "cpu", limits: Limits
     def run(job):
         exercise, mutant = job
         path = exercise.reference if mutant is None else mutant.path
+        job_limits = limits
+        if mutant is not None and mutant.probe_seconds:
+            job_limits = Limits(**{**limits.to_dict(), "probe_seconds": mutant.probe_seconds})
         try:
-            result = _grade(path, exercise, device, limits)
+            result = _grade(path, exercise, device, job_limits)
         except Exception as exc:  # noqa: BLE001 - reported as a finding
             return Finding(exercise.id, "reference" if mutant is None else mutant.path.name, False,
                            f"{type(exc).__name__}: {exc}")

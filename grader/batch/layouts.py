@@ -445,6 +445,21 @@ def discover(source: Path, staging: Path, layout: str = "auto", exclude: list[Pa
             group = groups[ident]
         group.files.append(f)
 
+    # A student folder that holds nothing but clutter still is a student who handed something in.
+    for rel, reason in strays:
+        if not rel.startswith(prefix) or chosen not in ("moodle", "gradescope"):
+            continue
+        top, _, rest = rel[len(prefix):].partition("/")
+        m = MOODLE_RE.match(top) if chosen == "moodle" else GRADESCOPE_DIR_RE.match(top)
+        if not rest or not m:
+            continue
+        ident = f"moodle:{m['pid']}" if chosen == "moodle" else f"gradescope:{m['id']}"
+        if ident not in groups:
+            name = nfc(m["name"]) if chosen == "moodle" else top
+            groups[ident] = _Group(ident, name, m["pid"] if chosen == "moodle" else m["id"])
+        if not groups[ident].files:
+            groups[ident].notes.append(f"only a stray file in the folder: {rel} ({reason})")
+
     inventory.submissions = _assign_keys([_finish(g, chosen) for g in groups.values()])
     inventory.submissions.sort(key=lambda s: s.key.casefold())
     return inventory

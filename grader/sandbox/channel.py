@@ -43,8 +43,8 @@ class FrameReader:
             del self._buffer[: HEADER.size + length]
             try:
                 message = json.loads(payload)
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise FrameError(f"malformed frame: {exc}") from None
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # nesting bombs included
+                raise FrameError(f"malformed frame: {str(exc)[:200]}") from None
             if not isinstance(message, dict) or not isinstance(message.get("type"), str):
                 raise FrameError("frame is not a message")
             frames.append(message)

@@ -29,6 +29,7 @@ _MOUNT_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "no
 
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE = 1, 24, 38, 4
 SANDBOX_TMP = "/tmp"
+SOCKET_FOLDERS = ("/run", "/var/run")  # covered: connect() works on a read-only mount
 WORKDIR = "/tmp/work"
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True) if sys.platform == "linux" else None
@@ -173,12 +174,38 @@ def _untraversable_ancestors(paths: list[str]) -> set[str]:
     return found
 
 
+def _existing_ancestor(path: str) -> str:
+    """A path that does not exist yet (a reference cache about to be written) is hidden
+    through its nearest existing folder: what appears there during the run stays unseen."""
+    while path not in ("/", "") and not os.path.lexists(path):
+        path = os.path.dirname(path)
+    return path
+
+
+def _inodes(size: int) -> str:
+    """Each file costs kernel memory that the size of a tmpfs does not count."""
+    return f"nr_inodes={max(4096, size // 4096)}"
+
+
+def _limit_ipc(tmp_bytes: int) -> None:
+    """SysV shared memory and message queues of the new IPC namespace (memory no process
+    has mapped is resident nowhere): no more than a private /tmp. Best effort."""
+    for name, value in (("shmmax", tmp_bytes), ("shmall", max(1, tmp_bytes // os.sysconf("SC_PAGE_SIZE"))),
+                        ("shmmni", 256), ("msgmni", 64)):
+        try:
+            with open(f"/proc/sys/kernel/{name}", "w") as f:
+                f.write(str(value))
+        except OSError:
+            pass
+
+
 def setup_filesystem(hide: list[str], keep: list[str], tmp_bytes: int, owner: int, features: list[str]) -> None:
     """Read-only view of the machine, secret paths covered, private writable /tmp."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     failed = 0
+    _limit_ipc(tmp_bytes)
     for point, flags in _mount_points():
-        if point.startswith(("/proc", "/sys", "/dev")):
+        if point.startswith(("/proc", "/dev")):  # /sys too is read-only (cgroup files, device knobs)
             continue
         try:
             _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags)
@@ -187,20 +214,21 @@ def setup_filesystem(hide: list[str], keep: list[str], tmp_bytes: int, owner: in
     features.append("read-only filesystem" if not failed else f"read-only filesystem ({failed} mounts left writable)")
     keep_real = sorted({os.path.realpath(k) for k in keep if k and os.path.exists(k)})
     hidden: list[str] = []
-    candidates = {os.path.realpath(h) for h in hide if h} | _untraversable_ancestors(keep_real)
+    candidates = {_existing_ancestor(os.path.realpath(h)) for h in hide if h} | _untraversable_ancestors(keep_real)
+    candidates |= set(SOCKET_FOLDERS)  # unix sockets of the machine's services (a socket ignores read-only)
     for path in sorted(candidates):
         _hide(path, keep_real, hidden)
     features.append(f"{len(hidden)} grader paths hidden")
     in_tmp = _open_kept(SANDBOX_TMP, keep_real)  # e.g. a virtual environment created under /tmp
     try:
-        _mount("tmpfs", SANDBOX_TMP, "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_bytes},mode=1777")
+        _mount("tmpfs", SANDBOX_TMP, "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_bytes},{_inodes(tmp_bytes)},mode=1777")
         _bind_kept(in_tmp)
     finally:
         for fd in in_tmp.values():
             os.close(fd)
     if os.path.isdir("/dev/shm"):
         try:
-            _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_bytes},mode=1777")
+            _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_bytes},{_inodes(tmp_bytes)},mode=1777")
         except OSError:
             pass
     os.makedirs(WORKDIR, mode=0o700)
@@ -234,6 +262,7 @@ def drop_privileges(sandbox_uid: int | None, features: list[str]) -> None:
         os.setgroups([])
         os.setresgid(sandbox_uid, sandbox_uid, sandbox_uid)
         os.setresuid(sandbox_uid, sandbox_uid, sandbox_uid)
+        set_parent_death_signal()  # changing credentials cleared it: W2 must still die with W1
         if _libc is not None:  # keep /proc/self readable by the process itself
             _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
         features.append(f"unprivileged uid {sandbox_uid}")

@@ -42,6 +42,11 @@ def clean_env() -> dict[str, str]:
     return env
 
 
+def python_path() -> list[str]:
+    """PYTHONPATH entries of the trusted side, handed to the worker explicitly."""
+    return [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+
+
 def worker_command(*extra: str) -> list[str]:
     # -s: no user site; -P: no script/working folder on sys.path (a torch.py beside the
     # submission cannot shadow torch); the environment is built from scratch by clean_env
@@ -129,7 +134,7 @@ class Zygote:
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, pass_fds=(theirs.fileno(),),
                                      cwd="/", env=clean_env(), start_new_session=True)
         theirs.close()
-        _send(self.sock, {"type": "preload", "modules": preload, "warm": warm})
+        _send(self.sock, {"type": "preload", "modules": preload, "warm": warm, "python_path": python_path()})
         self.ready = False
         self.broken = False
 

@@ -18,14 +18,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from grader.codec import MAX_DEPTH, Raised, _NUMPY_DTYPES, decode
+from grader.sandbox.cgroup import MemoryCgroup
 from grader.sandbox.channel import FrameError, FrameReader
-from grader.sandbox.launch import FreshLauncher, WorkerPool
+from grader.sandbox.launch import FreshLauncher, WorkerPool, python_path
 from grader.sandbox.limits import Limits, human_bytes
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _uid_counter = itertools.count()
 _uid_lock = threading.Lock()
 SANDBOX_UID_BASE = 1_000_000
+_WIRES = frozenset(_NUMPY_DTYPES.values())
+MAX_NESTING = 4 * MAX_DEPTH + 16  # what grader.codec.encode can produce, with room to spare
 SIGNAL_NAMES = {signal.SIGSEGV: "segmentation fault", signal.SIGABRT: "abort", signal.SIGBUS: "bus error",
                 signal.SIGFPE: "floating-point exception", signal.SIGILL: "illegal instruction",
                 signal.SIGKILL: "killed", signal.SIGTERM: "terminated", signal.SIGXCPU: "CPU limit"}
@@ -78,6 +82,57 @@ def _resident_bytes(pids: list[int]) -> int:
     return total
 
 
+def _memfd_bytes(pids: list[int]) -> int:
+    """Memory in memfd files held open but not mapped: the resident-set count misses it
+    (tmpfs files are bounded by the size of the private /tmp and /dev/shm instead)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            path = f"/proc/{pid}/fd/{fd}"
+            try:
+                if not os.readlink(path).startswith("/memfd:"):
+                    continue
+                st = os.stat(path)
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_blocks * 512
+    return total
+
+
+def _plain_data(value: Any, what: str) -> Any:
+    """Decode what the worker sent as :func:`grader.codec.decode` would later, refusing
+    anything that ``encode`` cannot have produced (too deep, unknown wire types, bytes that
+    do not fit the shape): a forged frame must not crash or mislead the trusted side."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise FrameError(f"{what} is nested too deeply")
+        if isinstance(item, dict):
+            if item.get("$") == "tensor" and item.get("data") is not None and item.get("wire") not in _WIRES:
+                raise FrameError(f"{what} has an unknown tensor encoding")
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    try:
+        return decode(value)
+    except Exception as exc:  # noqa: BLE001 - anything decode chokes on is malformed
+        raise FrameError(f"{what} cannot be decoded ({type(exc).__name__})") from None
+
+
+def _raised_or_none(value: Any, what: str) -> Any:
+    if value is not None and not isinstance(_plain_data(value, what), Raised):
+        raise FrameError(f"{what} is not an exception record")
+    return value
+
+
 class _Attempt:
     """One worker process tree, watched until it ends or is killed."""
 
@@ -96,49 +151,99 @@ class _Attempt:
         self.reader = FrameReader()
         self.expected_probes = {(p["exercise"], p["probe"]): p for p in request["probes"]}
         self.probe_grace = 5.0
+        # the worker sends frames in exactly this order (grader.sandbox.student.run_job):
+        # hello, (unit_start, unit_done) per unit not skipped, loaded, ([probe_start,]
+        # probe_done) per probe, done. Anything else was written by the submission.
+        skip = {int(k) for k in request.get("skip_units", {})}
+        self.units_due = [i for i in range(len(request["submission"]["units"])) if i not in skip]
+        self.probes_due = list(self.expected_probes)
+        self.state = "hello"
+        self.tampered = False
+        self.cgroup: MemoryCgroup | None = None
 
     # -- frames
     def _label(self, index: int) -> str:
         return self.request["submission"]["units"][index]["label"]
 
+    def _expected(self) -> tuple[str, ...]:
+        if self.state == "units":
+            return ("unit_start",) if self.units_due else ("loaded",)
+        if self.state == "probes":
+            return ("probe_start", "probe_done") if self.probes_due else ("done",)
+        return {"hello": ("hello",), "unit": ("unit_done",), "probe": ("probe_done",)}.get(self.state, ())
+
     def handle(self, frame: dict[str, Any]) -> None:
+        kind = frame["type"]
+        expected = self._expected()
+        if kind not in expected:
+            raise FrameError(f"unexpected {kind[:40]!r} frame" + (f" (expected {' or '.join(expected)})"
+                                                                  if expected else " after 'done'"))
+        try:
+            self._handle(frame)
+        except FrameError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - missing or mistyped fields
+            raise FrameError(f"malformed {kind!r} frame ({type(exc).__name__})") from None
+
+    def _handle(self, frame: dict[str, Any]) -> None:
         kind = frame["type"]
         now = time.monotonic()
         if kind == "hello":
+            self.state = "units"
             self.outcome.sandbox = [str(x) for x in frame.get("sandbox", [])][:20]
+            if self.cgroup is not None:
+                self.outcome.sandbox.append("memory cgroup")
             self.outcome.torch_version = str(frame.get("torch"))
             self.outcome.cuda_available = bool(frame.get("cuda"))
             self.culprit, self.phase_name = None, "loading the submission"
             self.phase_deadline = now + self.limits.unit_seconds
         elif kind == "unit_start":
-            index = int(frame["index"])
+            index = frame["index"]
+            if index != self.units_due[0] or type(index) is not int:
+                raise FrameError(f"unexpected start of unit {str(index)[:20]}")
+            self.state = "unit"
             self.culprit = ("unit", index)
             self.phase_name = f"running {self._label(index)}"
             self.phase_deadline = now + self.limits.unit_seconds
         elif kind == "unit_done":
-            index = int(frame["index"])
-            self.outcome.units[index] = {"error": frame.get("error")}
+            index = frame["index"]
+            if index != self.units_due[0] or type(index) is not int:
+                raise FrameError(f"unexpected end of unit {str(index)[:20]}")
+            self.units_due.pop(0)
+            self.state = "units"
+            self.outcome.units[index] = {"error": _raised_or_none(frame.get("error"), "a unit's error")}
             self.phase_deadline = now + self.limits.unit_seconds
         elif kind == "loaded":
-            self.outcome.defined = [str(n) for n in frame.get("defined", [])]
+            names = set(self.request["names"])
+            self.outcome.defined = [n for n in frame.get("defined", []) if isinstance(n, str) and n in names]
+            self.state = "probes"
             self.culprit, self.phase_name = None, "after loading"
             self.phase_deadline = now + self.limits.unit_seconds
         elif kind == "probe_start":
             key = (str(frame["exercise"]), str(frame["probe"]))
-            if key not in self.expected_probes:
-                raise FrameError(f"unexpected probe {key}")
+            if key != self.probes_due[0]:
+                raise FrameError(f"unexpected probe {str(key)[:120]}")
+            self.state = "probe"
             self.culprit = ("probe", key)
             self.phase_name = f"checking {key[1]} ({key[0]})"
             self.phase_deadline = now + self.expected_probes[key]["timeout"] + self.probe_grace
         elif kind == "probe_done":
             key = (str(frame["exercise"]), str(frame["probe"]))
-            if key not in self.expected_probes or key in self.outcome.probes:
-                raise FrameError(f"unexpected result for {key}")
-            self.outcome.probes[key] = {"observations": frame.get("observations") or {},
-                                        "failure": frame.get("failure")}
+            if key != self.probes_due[0] or key in self.outcome.probes:
+                raise FrameError(f"unexpected result for {str(key)[:120]}")
+            observations = frame.get("observations") or {}
+            if not isinstance(observations, dict) or not all(isinstance(k, str) for k in observations):
+                raise FrameError("observations are not a mapping of names")
+            for name, value in observations.items():
+                _plain_data(value, f"observation {name[:40]!r}")
+            failure = _raised_or_none(frame.get("failure"), "a probe's failure")
+            self.probes_due.pop(0)
+            self.state = "probes"
+            self.outcome.probes[key] = {"observations": observations, "failure": failure}
             self.culprit, self.phase_name = None, "between checks"
             self.phase_deadline = now + self.limits.unit_seconds
         elif kind == "done":
+            self.state = "done"
             self.done = True
             self.culprit, self.phase_name = None, "finishing"
             self.phase_deadline = now + 10
@@ -149,6 +254,11 @@ class _Attempt:
     def run(self, launcher) -> None:
         launched = launcher.launch(lambda channel_fd: json.dumps(dict(self.request, channel_fd=channel_fd)).encode())
         self.launched = launched
+        if self.request.get("sandbox", True):
+            # tmpfs pages are charged to the cgroup too: the private /tmp and /dev/shm have their own limit
+            self.cgroup = MemoryCgroup.create(self.limits.memory_bytes + 2 * self.limits.tmp_bytes)
+        if self.cgroup is not None:  # the worker reads its request before forking: nothing escapes
+            self.cgroup.add([launched.pid, *_descendants(launched.pid)])
         selector = selectors.DefaultSelector()
         selector.register(launched.channel, selectors.EVENT_READ, "channel")
         selector.register(launched.stdout, selectors.EVENT_READ, "output")
@@ -167,7 +277,10 @@ class _Attempt:
                     break
                 if now >= next_memory_check:
                     next_memory_check = now + 0.25
-                    used = _resident_bytes(_descendants(launched.pid))
+                    pids = _descendants(launched.pid)
+                    if self.cgroup is not None:
+                        self.cgroup.add(sorted(set(pids) - set(self.cgroup.members())))
+                    used = _resident_bytes(pids) + _memfd_bytes(pids)
                     if used > self.limits.memory_bytes:
                         self.stop(f"memory limit of {human_bytes(self.limits.memory_bytes)} exceeded while {self.phase_name}")
                         break
@@ -195,6 +308,8 @@ class _Attempt:
                 if self.stop_reason:
                     break
         except FrameError as exc:
+            # frames the submission wrote itself: nothing received in this attempt is kept
+            self.tampered, self.done = True, False
             self.stop(f"the grader's result channel was tampered with while {self.phase_name} ({exc})")
         finally:
             selector.close()
@@ -202,6 +317,11 @@ class _Attempt:
                 os.close(fd)
             self.kill()
             status = launched.wait()
+            if self.cgroup is not None:
+                if self.stop_reason is None and not self.done and self.cgroup.oom_kills():
+                    self.stop_reason = (f"memory limit of {human_bytes(self.limits.memory_bytes)} exceeded "
+                                        f"while {self.phase_name}")
+                self.cgroup.remove()
             if self.stop_reason is None and not self.done:
                 self.stop_reason = self._death_message(status)
             self.outcome.output = self.output.decode("utf-8", "replace")
@@ -231,6 +351,8 @@ class _Attempt:
         if launched is None:
             return
         pids = _descendants(launched.pid)  # the worker is not reaped yet: its pid cannot be reused
+        if self.cgroup is not None:  # members that left the tree (their parent died first) included
+            self.cgroup.kill_all()
         try:
             os.killpg(launched.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -240,6 +362,20 @@ class _Attempt:
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+
+
+def _own_installation() -> list[str]:
+    """The grader's own files, whoever calls: its package folder and, when it runs from a
+    source checkout (an editable install), the whole checkout: a build/ copy or the Git
+    history holds the reference solutions too."""
+    import grader
+
+    package = os.path.dirname(os.path.realpath(grader.__file__))
+    found = [package]
+    root = os.path.dirname(package)
+    if root != "/" and any(os.path.exists(os.path.join(root, m)) for m in ("pyproject.toml", "setup.py", ".git")):
+        found.append(root)
+    return found
 
 
 def _sandbox_uid() -> int:
@@ -257,19 +393,23 @@ def run_in_sandbox(submission: dict[str, Any], probes: list[dict[str, Any]], *, 
     deadline_total = started + limits.total_seconds
     skip_units: dict[int, str] = {}
     pending = list(probes)
+    hide = sorted({*hide, *_own_installation()})
     while True:
         outcome.attempts += 1
         request = {
             "submission": submission, "names": names, "probes": pending, "device": device, "seed": seed,
             "limits": limits.to_dict(), "hide": hide, "skip_units": skip_units, "sandbox": sandbox,
-            "sandbox_uid": _sandbox_uid(),
+            "sandbox_uid": _sandbox_uid(), "python_path": python_path(),
         }
         attempt = _Attempt(request, limits, deadline_total, outcome)
+        before = (dict(outcome.units), dict(outcome.probes), outcome.defined)
         if pool is None:
             attempt.run(FreshLauncher())
         else:
             with pool.launcher() as launcher:
                 attempt.run(launcher)
+        if attempt.tampered:  # what came in may be forged: forget it, retry without the culprit
+            outcome.units, outcome.probes, outcome.defined = before
         pending = [p for p in pending if (p["exercise"], p["probe"]) not in outcome.probes]
         if attempt.done or attempt.stop_reason is None:
             break

@@ -72,6 +72,14 @@ def warm_up(torch) -> None:
     torch.load(buffer, weights_only=True)
 
 
+def _extend_path(entries: list[str]) -> None:
+    """The trusted side's PYTHONPATH (plugins installed there), which the worker's clean
+    environment does not carry."""
+    for entry in entries:
+        if entry and entry not in sys.path:
+            sys.path.append(entry)
+
+
 def _import_everything(modules: list[str] = ()):
     import torch
 
@@ -96,6 +104,7 @@ def serve_request(torch) -> None:
     os.dup2(null, 0)
     os.close(null)
     channel_fd = int(request["channel_fd"])
+    _extend_path(request.get("python_path", []))
     probes = _load_probes(request)
     sandboxed = request.get("sandbox", True)
     running_as_root = os.geteuid() == 0
@@ -172,6 +181,7 @@ def zygote(control_fd: int) -> None:
     message, _ = _recv(sock)
     if message is None:
         os._exit(0)
+    _extend_path(message.get("python_path", []))
     torch = _import_everything(message.get("modules", []))
     if message.get("warm"):
         warm_up(torch)

@@ -1,6 +1,7 @@
 # mutant: one example at a time for hundreds of epochs: training runs out of time
 # expect-fail: train_digits_classifier.returns_model
 # expect-hint: training ran out of time
+# probe-seconds: 8
 import torch
 from torch import nn
 

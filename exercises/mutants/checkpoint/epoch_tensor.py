@@ -1,0 +1,15 @@
+# mutant: the epoch is stored and returned as a tensor instead of an int
+# expect-fail: checkpoint.epoch
+# expect-hint: Python int
+import torch
+
+
+def save_checkpoint(path, model, optimizer, epoch):
+    torch.save({"model": model.state_dict(), "optim": optimizer.state_dict(), "epoch": torch.tensor(epoch)}, path)
+
+
+def load_checkpoint(path, model, optimizer):
+    checkpoint = torch.load(path, weights_only=True)
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optim"])
+    return checkpoint["epoch"]

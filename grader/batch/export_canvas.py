@@ -1,0 +1,33 @@
+"""Exporter plugin: ``canvas_gradebook.csv``, for Canvas's Grades > Import.
+
+Written when the submissions came in Canvas's layout (which carries each student's Canvas
+user id). Columns: ``Student``, ``ID``, ``SIS User ID``, ``SIS Login ID``, ``Section`` and
+one assignment column titled by ``grader batch --assignment`` (use the title Canvas
+shows, e.g. ``Homework 1 (12345)``, to update that assignment); the second line gives
+the points possible. Rows without a score (``grader_error``, ``not_graded``) are left
+out so that Canvas keeps what it has for those students.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import grader
+from grader.batch.export_grades import number, write_csv
+
+FILENAME = "canvas_gradebook.csv"
+
+
+@grader.hookimpl
+def grader_export_batch(results: Sequence[dict[str, Any]], out_dir: Path):
+    rows = [r for r in results if r["batch"]["layout"] == "canvas" and r["batch"]["lms_id"]]
+    if not rows:
+        return []
+    assignment = rows[0]["batch"]["assignment"]
+    max_score = number(max(float(r["max_score"]) for r in rows))
+    lines = [["Points Possible", "", "", "", "", max_score]]
+    lines += [[r["batch"]["name"], r["batch"]["lms_id"], "", "", "", number(r["score"])]
+              for r in rows if r["batch"]["has_score"]]
+    return [write_csv(Path(out_dir) / FILENAME, ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
+                                                  assignment], lines)]

@@ -1,0 +1,262 @@
+"""Gradescope: ``grader gradescope build`` writes an autograder zip; inside Gradescope,
+``run_autograder`` calls ``grader gradescope run``, which grades the one submission in
+``/autograder/submission`` with this grader and writes ``/autograder/results/results.json``.
+
+The zip holds ``setup.sh`` (installs Python, the pinned dependencies and the grader when
+Gradescope builds the image), ``run_autograder``, ``grader_config.json`` (exercises, time
+limit, device, visibility), ``requirements.txt`` and a wheel of this grader made from the
+files installed here (code, exercises, reference solutions, templates), so Gradescope
+grades with the same grader and exercises as ``grader check``. ``run_autograder`` reads
+the root from ``$GRADER_AUTOGRADER_ROOT`` (default ``/autograder``) and the interpreter
+from ``$GRADER_PYTHON`` (default ``/opt/grader-venv/bin/python``), so that it can be
+tried against a fake root.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.util
+import json
+import os
+import stat
+import zipfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Sequence
+
+import grader
+from grader.errors import GraderError
+
+DEFAULT_ROOT = "/autograder"
+CONFIG = "grader_config.json"
+VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
+DEPENDENCIES = ("numpy", "scikit-learn", "pluggy", "jinja2", "nbformat")
+_SUBPACKAGES = ("exercises", "reference", "templates", "examples")
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder image.
+set -euo pipefail
+cd "$(dirname "$0")"
+export DEBIAN_FRONTEND=noninteractive
+PYTHON=""
+for candidate in python3.13 python3.12 python3.11; do
+  if command -v "$candidate" >/dev/null 2>&1; then PYTHON="$candidate"; break; fi
+done
+if [ -z "$PYTHON" ]; then
+  apt-get update -qq
+  apt-get install -y -qq python3.11 python3.11-venv
+  PYTHON=python3.11
+fi
+"$PYTHON" -m venv /opt/grader-venv
+/opt/grader-venv/bin/pip install -q --upgrade pip
+/opt/grader-venv/bin/pip install -q --index-url https://download.pytorch.org/whl/cpu "{torch}"
+/opt/grader-venv/bin/pip install -q -r requirements.txt
+/opt/grader-venv/bin/pip install -q --no-deps ./{wheel}
+/opt/grader-venv/bin/python -m grader list
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this for every submission. It always leaves results/results.json
+# behind, even when Python itself cannot start.
+ROOT="${GRADER_AUTOGRADER_ROOT:-/autograder}"
+PYTHON="${GRADER_PYTHON:-/opt/grader-venv/bin/python}"
+mkdir -p "$ROOT/results"
+rm -f "$ROOT/results/results.json"
+cd "$ROOT/source"
+"$PYTHON" -m grader gradescope run --root "$ROOT"
+status=$?
+if [ ! -s "$ROOT/results/results.json" ]; then
+  printf '{"score": 0, "output": "The autograder could not run (status %s). Please tell your instructor.", "tests": []}\\n' "$status" > "$ROOT/results/results.json"
+fi
+exit 0
+"""
+
+
+# ------------------------------------------------------------------ build
+def _package_dir(name: str) -> Path | None:
+    try:
+        spec = importlib.util.find_spec(name)
+    except ModuleNotFoundError:
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0]).resolve()
+
+
+def package_files() -> dict[str, Path]:
+    """Archive name -> file, for the grader package as installed (an editable install's
+    separate exercises/, reference/ and templates/ folders are put back inside it)."""
+    from grader.plugins import DEFAULT_PLUGINS
+
+    root = Path(grader.__file__).resolve().parent
+    trees = {"grader": root}
+    subpackages = set(_SUBPACKAGES) | {v.split(".")[1] for v in DEFAULT_PLUGINS.values() if v.count(".") >= 2}
+    for sub in sorted(subpackages):
+        where = _package_dir(f"grader.{sub}")
+        if where is not None and root not in where.parents and where != root:
+            trees[f"grader/{sub}"] = where
+    files: dict[str, Path] = {}
+    for prefix, tree in trees.items():
+        for path in sorted(tree.rglob("*")):
+            rel = path.relative_to(tree)
+            if path.is_dir() or path.is_symlink() or "__pycache__" in rel.parts or path.suffix in (".pyc", ".pyo"):
+                continue
+            if any(part.startswith(".") for part in rel.parts):
+                continue
+            files[f"{prefix}/{rel.as_posix()}"] = path
+    return files
+
+
+def _pinned(name: str) -> str:
+    try:
+        version = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return name
+    return f"{name}=={version.split('+')[0]}"
+
+
+def build_wheel(out_dir: Path) -> Path:
+    """A wheel of the grader as installed here (pure Python; its entry points are the
+    built-in plugins and the ``grader`` command)."""
+    from grader.plugins import DEFAULT_PLUGINS
+
+    version = grader.__version__
+    dist_info = f"grader-{version}.dist-info"
+    files = {name: path.read_bytes() for name, path in package_files().items()}
+    requires = "".join(f"Requires-Dist: {_pinned(d)}\n" for d in ("torch", *DEPENDENCIES))
+    files[f"{dist_info}/METADATA"] = (f"Metadata-Version: 2.1\nName: grader\nVersion: {version}\n"
+                                      f"Summary: A sandboxed, plugin-based autograder for PyTorch exercises\n"
+                                      f"Requires-Python: >=3.11\n{requires}").encode()
+    files[f"{dist_info}/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: grader gradescope build\n"
+                                   b"Root-Is-Purelib: true\nTag: py3-none-any\n")
+    files[f"{dist_info}/entry_points.txt"] = ("[console_scripts]\ngrader = grader.cli:main\n\n[grader]\n" + "".join(
+        f"{name} = {module}\n" for name, module in sorted(DEFAULT_PLUGINS.items()))).encode()
+    record = []
+    for name, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{name},sha256={digest},{len(data)}")
+    record.append(f"{dist_info}/RECORD,,")
+    files[f"{dist_info}/RECORD"] = ("\n".join(record) + "\n").encode()
+    path = Path(out_dir) / f"grader-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            _add(zf, name, data)
+    return path
+
+
+def build_autograder(out: Path, exercise_ids: Sequence[str] | None = None, timeout: float | None = None,
+                     device: str = "cpu", visibility: str = "visible", extra_requirements: Sequence[str] = (),
+                     pm=None) -> Path:
+    """Write the autograder zip and return its path."""
+    import tempfile
+
+    from grader.engine import exercise_registry, select_exercises
+    from grader.plugins import get_plugin_manager
+
+    pm = pm or get_plugin_manager()
+    exercises = select_exercises(exercise_registry(pm), exercise_ids)
+    if visibility not in VISIBILITIES:
+        raise GraderError(f"unknown visibility {visibility!r} (choose from {', '.join(VISIBILITIES)})")
+    if timeout is not None and timeout <= 0:
+        raise GraderError("--timeout must be positive")
+    outside = [e.id for e in exercises if not e.module.startswith("grader.")]
+    if outside:
+        raise GraderError(f"exercise(s) {', '.join(outside)} come from a plugin outside the grader package; the "
+                          f"autograder zip would not carry them (add the plugin with --requirement)")
+    config = {"grader_version": grader.__version__, "exercises": [e.id for e in exercises],
+              "timeout": timeout, "device": device, "visibility": visibility}
+    requirements = [_pinned(d) for d in DEPENDENCIES] + list(extra_requirements)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    with tempfile.TemporaryDirectory() as scratch:
+        wheel = build_wheel(Path(scratch))
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+            _add(zf, "setup.sh", SETUP_SH.replace("{torch}", _pinned("torch")).replace("{wheel}", wheel.name),
+                 executable=True)
+            _add(zf, "run_autograder", RUN_AUTOGRADER, executable=True)
+            _add(zf, CONFIG, json.dumps(config, indent=2) + "\n")
+            _add(zf, "requirements.txt", "\n".join(requirements) + "\n")
+            zf.write(wheel, wheel.name)
+    os.replace(tmp, out)
+    return out
+
+
+def _add(zf: zipfile.ZipFile, name: str, data: str | bytes, executable: bool = False) -> None:
+    info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+    info.external_attr = ((0o755 if executable else 0o644) | stat.S_IFREG) << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    zf.writestr(info, data)
+
+
+# ------------------------------------------------------------------ run (inside Gradescope)
+def results_json(result: dict[str, Any], visibility: str, report_md: str) -> dict[str, Any]:
+    """Gradescope's results.json for one graded submission: one test per check (one per
+    exercise when it could not run or was not attempted)."""
+    tests = []
+    for n, e in enumerate(result["exercises"], start=1):
+        if e["status"] != "graded" or not e.get("checks"):
+            tests.append({"name": f"{e['title']} ({e['id']})", "number": str(n), "score": e["score"],
+                          "max_score": e["max_score"], "status": "failed" if e["score"] < e["max_score"] else "passed",
+                          "output": e.get("message") or e["status"].replace("_", " "), "visibility": visibility})
+            continue
+        for m, c in enumerate(e["checks"], start=1):
+            output = c.get("message") or ""
+            if c.get("hint") and c["status"] != "passed":
+                output += f"\n\nHint: {c['hint']}"
+            tests.append({"name": f"{e['id']}: {c['name']}", "number": f"{n}.{m}", "score": c["points"],
+                          "max_score": c["max_points"], "status": "passed" if c["status"] == "passed" else "failed",
+                          "output": output, "visibility": visibility})
+    return {"score": result["score"], "execution_time": round(result.get("seconds", 0)), "output": report_md,
+            "output_format": "md", "visibility": visibility, "stdout_visibility": "hidden", "tests": tests}
+
+
+def _failure_json(message: str, exercises, visibility: str) -> dict[str, Any]:
+    return {"score": 0, "output": message, "visibility": visibility, "stdout_visibility": "hidden",
+            "tests": [{"name": f"{e.title} ({e.id})", "number": str(n), "score": 0, "max_score": e.points,
+                       "status": "failed", "output": message, "visibility": visibility}
+                      for n, e in enumerate(exercises, start=1)]}
+
+
+def run_autograder(root: Path, exercise_ids: Sequence[str] | None = None, timeout: float | None = None,
+                   pm=None) -> dict[str, Any]:
+    """Grade ``root/submission`` and write ``root/results/results.json``; returns what it wrote."""
+    from grader.batch.layouts import _read_folder, pick_primary, stray_reason
+    from grader.batch.files import write_public
+    from grader.engine import exercise_registry, grade_submission, select_exercises
+    from grader.plugins import get_plugin_manager
+    from grader.sandbox import Limits
+    from grader.submission import load_submission
+
+    root = Path(root).resolve()
+    config_path = root / "source" / CONFIG
+    config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    pm = pm or get_plugin_manager()
+    exercises = select_exercises(exercise_registry(pm), exercise_ids or config.get("exercises"))
+    visibility = config.get("visibility", "visible")
+    device = pm.hook.grader_select_device(requested=config.get("device", "cpu")) or "cpu"
+    limits = Limits()
+    if timeout or config.get("timeout"):
+        limits.total_seconds = float(timeout or config["timeout"])
+    submission_dir = root / "submission"
+    found, _, _ = _read_folder(submission_dir, []) if submission_dir.is_dir() else ([], [], [])
+    candidates = [f for f in found if not stray_reason(f.rel)]
+    primary, others = pick_primary(candidates)
+    if primary is None:
+        data = _failure_json("No file was submitted: upload your notebook (.ipynb) or module (.py).", exercises,
+                             visibility)
+    else:
+        try:
+            submission = load_submission(primary.path, pm)
+            result = grade_submission(submission, exercises, device=device, limits=limits, display_path=primary.rel,
+                                      extra_hidden=[root]).to_dict()
+            if others:
+                result["notes"] = [f"graded {primary.rel}; also submitted: {', '.join(f.rel for f in others)}",
+                                   *result["notes"]]
+            report = pm.hook.grader_render_report(result=result, fmt="md", color=False)
+            data = results_json(result, visibility, report)
+        except GraderError as exc:
+            data = _failure_json(str(exc).replace(str(primary.path), primary.rel), exercises, visibility)
+    write_public(root / "results" / "results.json", json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    return data

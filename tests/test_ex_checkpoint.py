@@ -1,0 +1,187 @@
+"""Exercise 6, checkpoint: the reference scores full marks, every mutant loses points on its
+check with its hint, correct solutions in unusual styles (a tuple written atomically
+through a temporary file, a nested dict in a notebook) get full marks, and files written
+outside `path` are noticed."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from conftest import checks_by_id, dump, exercise_result, grade, notebook, write_submission
+
+from grader.verify import read_mutants
+
+EXERCISE = "checkpoint"
+REPO = Path(__file__).resolve().parent.parent
+
+# a tuple, serialised into memory and written atomically (a temporary file next to `path`,
+# then os.replace: nothing else is left behind); loaded from an open file object
+ALT_ATOMIC_TUPLE = '''
+import io
+import os
+import pathlib
+import tempfile
+
+import torch
+
+
+def save_checkpoint(path, model, optimizer, epoch):
+    buffer = io.BytesIO()
+    torch.save((model.state_dict(), optimizer.state_dict(), epoch), buffer)
+    target = pathlib.Path(path)
+    fd, partial = tempfile.mkstemp(dir=target.parent, prefix=".partial-")
+    with os.fdopen(fd, "wb") as f:
+        f.write(buffer.getvalue())
+    os.replace(partial, target)
+
+
+def load_checkpoint(path, model, optimizer):
+    with open(path, "rb") as f:
+        model_state, optimizer_state, epoch = torch.load(f, map_location="cpu", weights_only=True)
+    model.load_state_dict(model_state)
+    optimizer.load_state_dict(optimizer_state)
+    return epoch
+'''
+
+# a notebook: nested dicts with the epoch one level down, the default torch.load (weights_only
+# is the default since PyTorch 2.6), a training loop that calls both functions
+ALT_NESTED_CELLS = [
+    "import torch\nfrom torch import nn",
+    '''
+def save_checkpoint(path, model, optimizer, epoch):
+    torch.save({"states": {"net": model.state_dict(), "opt": optimizer.state_dict()},
+                "info": {"epoch": epoch, "note": "after epoch %d" % epoch}}, path)
+
+def load_checkpoint(path, model, optimizer):
+    ckpt = torch.load(path)
+    model.load_state_dict(ckpt["states"]["net"])
+    optimizer.load_state_dict(ckpt["states"]["opt"])
+    return ckpt["info"]["epoch"]
+''',
+    '''
+net = nn.Linear(3, 1)
+opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+save_checkpoint("demo.pt", net, opt, 1)
+print(load_checkpoint("demo.pt", net, opt))
+''',
+]
+
+# writes a fixed file name in the working folder on top of `path`
+STRAY_FILE = '''
+import torch
+
+def save_checkpoint(path, model, optimizer, epoch):
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}
+    torch.save(state, path)
+    torch.save(state, "last_checkpoint.pt")
+
+def load_checkpoint(path, model, optimizer):
+    state = torch.load(path, weights_only=True)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    return state["epoch"]
+'''
+
+# the epoch saved as a NumPy integer: weights_only refuses it
+NUMPY_EPOCH = '''
+import numpy as np
+import torch
+
+def save_checkpoint(path, model, optimizer, epoch):
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": np.int64(epoch)}, path)
+
+def load_checkpoint(path, model, optimizer):
+    state = torch.load(path, weights_only=False)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    return int(state["epoch"])
+'''
+
+
+def _exercise():
+    from grader.engine import exercise_registry
+    from grader.plugins import make_plugin_manager
+
+    return exercise_registry(make_plugin_manager(autoload=False))[EXERCISE]
+
+
+@pytest.fixture(scope="module")
+def results(isolated_cache, tmp_path_factory):
+    """Grade the reference first (it fills the reference cache), then everything else two at a time."""
+    directory = tmp_path_factory.mktemp("checkpoint")
+    jobs = {"alt_atomic_tuple": write_submission(directory, ALT_ATOMIC_TUPLE, "alt_atomic_tuple.py"),
+            "alt_nested": write_submission(directory, notebook(*ALT_NESTED_CELLS), "alt_nested.ipynb"),
+            "stray_file": write_submission(directory, STRAY_FILE, "stray_file.py"),
+            "numpy_epoch": write_submission(directory, NUMPY_EPOCH, "numpy_epoch.py")}
+    mutants = {m.path.name: m for m in read_mutants(_exercise())}
+    jobs.update({name: m.path for name, m in mutants.items()})
+    out = {"reference": grade(REPO / "reference" / "checkpoint.py", EXERCISE)}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        out.update(zip(jobs, pool.map(lambda p: grade(p, EXERCISE), jobs.values())))
+    out["__mutants__"] = mutants
+    return out
+
+
+def test_definition_is_valid():
+    exercise = _exercise()
+    assert exercise.validate() == []
+    assert exercise.max_points == 10
+    assert len(read_mutants(exercise)) >= 3
+
+
+def test_reference_scores_full_marks(results):
+    ex = exercise_result(results["reference"], EXERCISE)
+    assert ex["score"] == 10, dump(results["reference"])
+    checks = checks_by_id(results["reference"], EXERCISE)
+    assert "bit for bit" in checks["checkpoint.resume"]["message"]
+
+
+@pytest.mark.parametrize("name", ["alt_atomic_tuple", "alt_nested"])
+def test_correct_solutions_in_other_styles_get_full_marks(results, name):
+    ex = exercise_result(results[name], EXERCISE)
+    assert ex["score"] == 10, dump(results[name])
+
+
+def test_mutants_lose_points_with_their_hint(results):
+    problems = []
+    for name, mutant in results["__mutants__"].items():
+        checks = checks_by_id(results[name], EXERCISE)
+        target = checks.get(mutant.expect_fail)
+        if target is None or target["points"] >= target["max_points"]:
+            problems.append(f"{name}: {mutant.expect_fail} did not lose points ({target and target['message']})")
+        elif mutant.expect_hint and mutant.expect_hint not in (target["hint"] or ""):
+            problems.append(f"{name}: hint lacks {mutant.expect_hint!r}: {target['hint']!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_saving_the_whole_model_gets_its_hint_and_keeps_the_round_trip_points(results):
+    checks = checks_by_id(results["whole_model.py"], EXERCISE)
+    weights_only = checks["checkpoint.weights_only"]
+    assert "torch.nn.modules.container.Sequential" in weights_only["message"]
+    assert "state_dict()" in weights_only["hint"]
+    # load_checkpoint runs in the sandbox, where its own torch.load may unpickle: the round trip works
+    assert checks["checkpoint.model_round_trip"]["status"] == "passed"
+    assert checks["checkpoint.resume"]["status"] == "passed"
+    assert checks["checkpoint.contents"]["status"] == "skipped"
+
+
+def test_an_extra_file_in_the_working_folder_is_noticed(results):
+    checks = checks_by_id(results["stray_file"], EXERCISE)
+    only_path = checks["checkpoint.only_path"]
+    assert only_path["points"] == 0 and "last_checkpoint.pt" in only_path["message"], dump(results["stray_file"])
+    assert exercise_result(results["stray_file"], EXERCISE)["score"] == 9.5
+
+
+def test_a_numpy_epoch_is_refused_by_weights_only_with_a_hint(results):
+    check = checks_by_id(results["numpy_epoch"], EXERCISE)["checkpoint.weights_only"]
+    assert check["points"] == 0 and "int(epoch)" in check["hint"], dump(results["numpy_epoch"])
+
+
+def test_optimizer_state_missing_fails_the_resume_too(results):
+    checks = checks_by_id(results["model_only.py"], EXERCISE)
+    assert checks["checkpoint.resume"]["points"] == 0
+    assert "differs from 10 uninterrupted steps" in checks["checkpoint.resume"]["message"]
+    assert checks["checkpoint.model_round_trip"]["status"] == "passed"
+    assert checks["checkpoint.contents"]["points"] == pytest.approx(1.0)  # 2 of the 3 parts

@@ -1,0 +1,219 @@
+"""Exercise 5, digits_classifier: the reference scores full marks, every mutant loses points
+on its check with its hint, a correct solution in an unusual style gets full marks, the
+test labels stay on the trusted side and the accuracy thresholds give the partial credit
+of EXERCISES.md."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import checks_by_id, dump, exercise_result, grade, notebook, write_submission
+
+from grader.codec import TensorValue
+from grader.exercise import CheckContext
+from grader.sandbox import Limits
+from grader.static import StudentSource
+from grader.verify import read_mutants
+
+EXERCISE = "digits_classifier"
+REPO = Path(__file__).resolve().parent.parent
+
+# a notebook: a class with Dropout and log-softmax outputs (log-probabilities are logits
+# too), full-batch Adam with NLLLoss, gradients cleared by `p.grad = None`, a predict
+# through train(False), inference_mode and torch.max(...).indices
+ALT_CELLS = [
+    "import torch\nimport torch.nn.functional as F\nfrom torch import nn\nfrom tqdm.auto import tqdm",
+    '''
+class DigitNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(64, 128)
+        self.drop = nn.Dropout(0.2)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        return F.log_softmax(self.fc2(self.drop(torch.tanh(self.fc1(x)))), dim=-1)
+''',
+    '''
+def train_digits_classifier(X_train, y_train, seed=0):
+    torch.manual_seed(seed)
+    net = DigitNet()
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    for step in tqdm(range(120)):
+        for p in net.parameters():
+            p.grad = None
+        F.nll_loss(net(X_train), y_train).backward()
+        opt.step()
+    return net
+''',
+    '''
+def predict(model, X):
+    model.train(False)
+    with torch.inference_mode():
+        return torch.max(model(X), dim=1).indices
+''',
+]
+
+
+def _exercise():
+    from grader.engine import exercise_registry
+    from grader.plugins import make_plugin_manager
+
+    return exercise_registry(make_plugin_manager(autoload=False))[EXERCISE]
+
+
+@pytest.fixture(scope="module")
+def results(isolated_cache, tmp_path_factory):
+    """Grade the reference first (it fills the reference cache), then everything else two at a time."""
+    directory = tmp_path_factory.mktemp("digits")
+    mutants = {m.path.name: m for m in read_mutants(_exercise())}
+    jobs = {"alt_notebook": (write_submission(directory, notebook(*ALT_CELLS), "alt.ipynb"), None)}
+    jobs.update({name: (m.path, m.probe_seconds) for name, m in mutants.items()})
+    out = {"reference": grade(REPO / "reference" / "digits_classifier.py", EXERCISE)}
+
+    def run(job):
+        path, probe_seconds = job
+        return grade(path, EXERCISE, limits=Limits(probe_seconds=probe_seconds))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        out.update(zip(jobs, pool.map(run, jobs.values())))
+    out["__mutants__"] = mutants
+    return out
+
+
+def test_definition_is_valid():
+    exercise = _exercise()
+    assert exercise.validate() == []
+    assert exercise.max_points == 10
+    assert len(read_mutants(exercise)) >= 4
+
+
+def test_reference_scores_full_marks(results):
+    ex = exercise_result(results["reference"], EXERCISE)
+    assert ex["score"] == 10, dump(results["reference"])
+    accuracy = checks_by_id(results["reference"], EXERCISE)["train_digits_classifier.accuracy"]
+    assert "test accuracy 0.9" in accuracy["message"] and "held-out digits" in accuracy["message"]
+
+
+def test_a_correct_solution_in_an_unusual_style_gets_full_marks(results):
+    ex = exercise_result(results["alt_notebook"], EXERCISE)
+    assert ex["score"] == 10, dump(results["alt_notebook"])
+
+
+def test_mutants_lose_points_with_their_hint(results):
+    problems = []
+    for name, mutant in results["__mutants__"].items():
+        checks = checks_by_id(results[name], EXERCISE)
+        target = checks.get(mutant.expect_fail)
+        if target is None or target["points"] >= target["max_points"]:
+            problems.append(f"{name}: {mutant.expect_fail} did not lose points ({target and target['message']})")
+        elif mutant.expect_hint and mutant.expect_hint not in (target["hint"] or ""):
+            problems.append(f"{name}: hint lacks {mutant.expect_hint!r}: {target['hint']!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_each_owed_hint_has_a_mutant(results):
+    hints = " ".join(m.expect_hint or "" for m in results["__mutants__"].values())
+    for owed in ("int64 (torch.long)", "not (N, 1)", "softmax before CrossEntropyLoss", "zero_grad() is never called",
+                 "ran out of time"):
+        assert owed in hints, owed
+
+
+def test_label_errors_show_the_students_line(results):
+    check = checks_by_id(results["float_labels.py"], EXERCISE)["train_digits_classifier.returns_model"]
+    assert "expected target dtype to be Long" in check["message"]
+    assert "float_labels.py, line" in check["message"]
+    assert checks_by_id(results["float_labels.py"], EXERCISE)["train_digits_classifier.accuracy"]["status"] == "skipped"
+
+
+def test_training_that_runs_out_of_time_is_stopped_with_its_hint(results):
+    check = checks_by_id(results["too_slow.py"], EXERCISE)["train_digits_classifier.returns_model"]
+    assert check["status"] == "error" and "did not finish within the time limit" in check["message"]
+    # predict is still graded on its own model
+    assert checks_by_id(results["too_slow.py"], EXERCISE)["predict.labels"]["status"] == "passed"
+
+
+def test_softmax_output_keeps_its_accuracy_but_not_the_logits_points(results):
+    checks = checks_by_id(results["softmax_output.py"], EXERCISE)
+    assert checks["train_digits_classifier.logits"]["points"] == 0
+    assert checks["train_digits_classifier.returns_model"]["status"] == "passed"
+
+
+def test_the_test_labels_never_enter_the_sandbox():
+    from grader.engine import probe_specs
+
+    exercise = _exercise()
+    inputs = exercise.make_inputs("cpu")
+    assert set(inputs) == {"X_train", "y_train", "X_test"}
+    X_train, y_train, X_test = inputs["X_train"], inputs["y_train"], inputs["X_test"]
+    assert X_train.dtype == np.float32 and X_train.shape[1] == 64 and X_test.shape[1] == 64
+    assert y_train.dtype == np.int64 and len(y_train) == len(X_train) and set(np.unique(y_train)) == set(range(10))
+    assert abs(float(X_train.mean())) < 1e-3  # standardized on the trusted side
+    specs = probe_specs([exercise], Limits())
+    assert all(set(spec["inputs"]) == {"X_train", "y_train", "X_test"} for spec in specs)
+    assert {spec["probe"]: spec["timeout"] for spec in specs}["train"] >= 60
+
+
+def _y_test() -> np.ndarray:
+    """The held-out labels, as the trusted side keeps them."""
+    import importlib
+
+    return importlib.import_module(_exercise().module)._split()[3]
+
+
+def _judge(check_id: str, logits: np.ndarray, source: StudentSource | None = None):
+    """Run one train check on the trusted side with made-up observations (no sandbox)."""
+    from grader.exercise import StudentFailed
+
+    exercise = _exercise()
+    check = next(c for c in exercise.checks if c.id == check_id)
+    reference = np.eye(10, dtype=np.float32)[_y_test()] * 5
+    ctx = CheckContext(
+        got_observations={"model": {"type": "Sequential", "is_module": True},
+                          "logits": TensorValue("tensor", "float32", logits.shape, data=logits.astype(np.float32))},
+        expected_observations={"logits": TensorValue("tensor", "float32", reference.shape, data=reference)},
+        source=source or StudentSource(), device="cpu", check=check)
+    try:
+        return check.judge(ctx)
+    except StudentFailed as failure:
+        return failure.verdict
+
+
+@pytest.mark.parametrize("threshold, extra_wrong, credit", [(None, 0, 1.0), (0.95, 0, 1.0), (0.95, 1, 0.7),
+                                                           (0.90, 0, 0.7), (0.90, 1, 0.4), (0.80, 0, 0.4),
+                                                           (0.80, 1, 0.0)])
+def test_accuracy_thresholds_give_partial_credit(threshold, extra_wrong, credit):
+    """Exactly at a threshold earns its credit; one more wrong digit falls to the next."""
+    y_test = _y_test()
+    n = len(y_test)
+    wrong = 0 if threshold is None else int(np.floor((1 - threshold) * n + 1e-9)) + extra_wrong
+    predicted = y_test.copy()
+    predicted[:wrong] = (predicted[:wrong] + 1) % 10
+    verdict = _judge("train_digits_classifier.accuracy", np.eye(10)[predicted] * 3 - 1)
+    assert verdict.credit == pytest.approx(credit), verdict.message
+    if credit < 1:
+        assert "0.95 full points, 0.90 70 %, 0.80 40 %" in verdict.message
+
+
+def test_log_probabilities_count_as_logits_and_probabilities_do_not():
+    rng = np.random.default_rng(0)
+    raw = rng.normal(size=(450, 10))
+    log_probs = raw - np.log(np.exp(raw).sum(axis=1, keepdims=True))
+    assert _judge("train_digits_classifier.logits", log_probs).passed
+    verdict = _judge("train_digits_classifier.logits", np.exp(log_probs))
+    assert not verdict.passed and "softmax before CrossEntropyLoss" in verdict.hint
+    nan = _judge("train_digits_classifier.logits", np.full((450, 10), np.nan))
+    assert not nan.passed and "NaN" in nan.message
+
+
+def test_the_data_read_directly_is_scikit_learns_load_digits():
+    import importlib
+
+    from sklearn.datasets import load_digits
+
+    X, y = importlib.import_module(_exercise().module)._load_digits()
+    digits = load_digits()
+    assert np.array_equal(X, digits.data) and np.array_equal(y, digits.target)

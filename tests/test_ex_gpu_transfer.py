@@ -1,0 +1,224 @@
+"""Exercise 7, gpu_transfer: the reference scores full marks on a CPU-only machine (device
+logic checked with a simulated torch.cuda.is_available() and the meta device), every mutant
+loses points on its check with its hint, correct solutions in unusual styles get full
+marks, and on a CUDA machine every check also runs on the real GPU."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import checks_by_id, dump, exercise_result, grade, notebook, write_submission
+
+from grader.verify import read_mutants
+
+EXERCISE = "gpu_transfer"
+REPO = Path(__file__).resolve().parent.parent
+
+# device_count() instead of is_available(), "cuda:0", functools.singledispatch, float(loss)
+ALT_DISPATCH = '''
+from functools import singledispatch
+
+import torch
+
+
+def pick_device():
+    return torch.device("cuda:0") if torch.cuda.device_count() > 0 else torch.device("cpu")
+
+
+@singledispatch
+def _move(obj, device):
+    return obj
+
+
+@_move.register
+def _(obj: torch.Tensor, device):
+    return obj.to(device, non_blocking=True)
+
+
+@_move.register
+def _(obj: dict, device):
+    return obj.__class__((k, _move(v, device)) for k, v in obj.items())
+
+
+@_move.register
+def _(obj: list, device):
+    return [_move(v, device) for v in obj]
+
+
+@_move.register
+def _(obj: tuple, device):
+    items = [_move(v, device) for v in obj]
+    return obj.__class__(*items) if hasattr(obj, "_fields") else obj.__class__(items)
+
+
+def to_device(obj, device):
+    return _move(obj, device)
+
+
+def train_step(model, batch, loss_fn, optimizer, device):
+    model = model.to(device=device)
+    inputs, targets = to_device(tuple(batch), device)
+    model.train()
+    for p in model.parameters():
+        p.grad = None
+    loss = loss_fn(model(inputs), targets)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+'''
+
+# a notebook: is_available imported by name, torch's pytree, map over the batch
+ALT_NOTEBOOK_CELLS = [
+    "import torch\nfrom torch.cuda import is_available\nfrom torch.utils import _pytree as pytree",
+    '''
+def pick_device():
+    if is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+DEVICE = pick_device()
+print("training on", DEVICE)
+''',
+    '''
+def to_device(obj, device):
+    return pytree.tree_map(lambda t: t.to(device) if isinstance(t, torch.Tensor) else t, obj)
+''',
+    '''
+def train_step(model, batch, loss_fn, optimizer, device):
+    model.to(device)
+    x, y = map(lambda t: t.to(device), batch)
+    optimizer.zero_grad()
+    loss = loss_fn(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+''',
+]
+
+# asks the GPU for its name when CUDA is "available": raises under the simulation, and the
+# simulation must still be undone for the other calls
+PROBING_PICK = '''
+import torch
+
+def pick_device():
+    if torch.cuda.is_available():
+        print("using", torch.cuda.get_device_name(0))
+        return torch.device("cuda")
+    return torch.device("cpu")
+'''
+
+# a string instead of a torch.device
+STRING_PICK = '''
+import torch
+
+def pick_device():
+    return "cuda" if torch.cuda.is_available() else "cpu"
+'''
+
+
+def _exercise():
+    from grader.engine import exercise_registry
+    from grader.plugins import make_plugin_manager
+
+    return exercise_registry(make_plugin_manager(autoload=False))[EXERCISE]
+
+
+@pytest.fixture(scope="module")
+def results(isolated_cache, tmp_path_factory):
+    """Grade the reference first (it fills the reference cache), then everything else two at a time."""
+    directory = tmp_path_factory.mktemp("gpu_transfer")
+    jobs = {"alt_dispatch": write_submission(directory, ALT_DISPATCH, "alt_dispatch.py"),
+            "alt_notebook": write_submission(directory, notebook(*ALT_NOTEBOOK_CELLS), "alt_notebook.ipynb"),
+            "probing_pick": write_submission(directory, PROBING_PICK, "probing_pick.py"),
+            "string_pick": write_submission(directory, STRING_PICK, "string_pick.py")}
+    mutants = {m.path.name: m for m in read_mutants(_exercise())}
+    jobs.update({name: m.path for name, m in mutants.items()})
+    out = {"reference": grade(REPO / "reference" / "gpu_transfer.py", EXERCISE)}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        out.update(zip(jobs, pool.map(lambda p: grade(p, EXERCISE), jobs.values())))
+    out["__mutants__"] = mutants
+    return out
+
+
+def test_definition_is_valid():
+    exercise = _exercise()
+    assert exercise.validate() == []
+    assert exercise.max_points == 10
+    assert len(read_mutants(exercise)) >= 3
+
+
+def test_reference_scores_full_marks(results):
+    ex = exercise_result(results["reference"], EXERCISE)
+    assert ex["score"] == 10, dump(results["reference"])
+    checks = checks_by_id(results["reference"], EXERCISE)
+    assert "meta" in checks["to_device.moves_tensors"]["message"]
+
+
+@pytest.mark.parametrize("name", ["alt_dispatch", "alt_notebook"])
+def test_correct_solutions_in_other_styles_get_full_marks(results, name):
+    ex = exercise_result(results[name], EXERCISE)
+    assert ex["score"] == 10, dump(results[name])
+
+
+def test_mutants_lose_points_with_their_hint(results):
+    problems = []
+    for name, mutant in results["__mutants__"].items():
+        checks = checks_by_id(results[name], EXERCISE)
+        target = checks.get(mutant.expect_fail)
+        if target is None or target["points"] >= target["max_points"]:
+            problems.append(f"{name}: {mutant.expect_fail} did not lose points ({target and target['message']})")
+        elif mutant.expect_hint and mutant.expect_hint not in (target["hint"] or ""):
+            problems.append(f"{name}: hint lacks {mutant.expect_hint!r}: {target['hint']!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_each_owed_hint_has_a_mutant(results):
+    hints = " ".join(m.expect_hint or "" for m in results["__mutants__"].values())
+    for owed in ('hard-coded "cuda"', "returns a new tensor", "same device"):
+        assert owed in hints, owed
+
+
+def test_a_hard_coded_cuda_fails_clearly_on_a_cpu_only_machine(results):
+    if torch.cuda.is_available():
+        pytest.skip("on a CUDA machine .cuda() works; the meta placement check catches it instead")
+    check = checks_by_id(results["hardcoded_train_step.py"], EXERCISE)["train_step.placement"]
+    assert "Torch not compiled with CUDA enabled" in check["message"] or "NVIDIA" in check["message"]
+    assert "hardcoded_train_step.py, line" in check["message"]
+
+
+def test_the_simulation_is_undone_when_pick_device_raises(results):
+    checks = checks_by_id(results["probing_pick"], EXERCISE)
+    assert checks["pick_device.cuda_available"]["points"] == 0
+    assert checks["pick_device.cpu_only"]["status"] == "passed", dump(results["probing_pick"])
+
+
+def test_a_device_string_gets_half_the_points(results):
+    checks = checks_by_id(results["string_pick"], EXERCISE)
+    for check_id in ("pick_device.cuda_available", "pick_device.cpu_only"):
+        assert checks[check_id]["points"] == pytest.approx(0.75), dump(results["string_pick"])
+        assert "torch.device object" in checks[check_id]["hint"]
+
+
+def test_subclasses_are_only_a_small_bonus(results):
+    checks = checks_by_id(results["tuple_to_list.py"], EXERCISE)
+    assert checks["to_device.subclasses"]["max_points"] == 0.5
+    assert checks["to_device.moves_tensors"]["status"] == "passed"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_a_cuda_machine_every_check_also_runs_on_the_gpu(tmp_path):
+    result = grade(REPO / "reference" / "gpu_transfer.py", EXERCISE, device="cuda")
+    assert exercise_result(result, EXERCISE)["score"] == 10, dump(result)
+    checks = checks_by_id(result, EXERCISE)
+    assert "real GPU" in checks["pick_device.cuda_available"]["message"]
+    assert "cuda" in checks["to_device.moves_tensors"]["message"]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_a_cuda_machine_a_hard_coded_cuda_is_still_caught(tmp_path):
+    path = REPO / "exercises" / "mutants" / EXERCISE / "hardcoded_train_step.py"
+    check = checks_by_id(grade(path, EXERCISE, device="cuda"), EXERCISE)["train_step.placement"]
+    assert check["points"] == 0 and 'hard-coded "cuda"' in check["hint"]
