@@ -18,6 +18,17 @@ from grader.codec import Raised, TensorValue
 from grader.exercise import Exercise, Verdict
 from grader.judging import compare_tensors, describe
 
+def _dataset_files() -> list[str]:
+    """scikit-learn's copy of the digits: hidden from the sandbox, or a submission could
+    look the test images up in the full data set and read their labels."""
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("sklearn")
+    folders = (spec.submodule_search_locations or []) if spec else []
+    return [path for f in folders if os.path.exists(path := os.path.join(f, "datasets", "data", "digits.csv.gz"))]
+
+
 exercise = Exercise(
     id="digits_classifier",
     title="Training a real classifier",
@@ -25,6 +36,7 @@ exercise = Exercise(
     reference=Path(__file__).resolve().parent.parent / "reference" / "digits_classifier.py",
     mutants=Path(__file__).resolve().parent / "mutants" / "digits_classifier",
     description="train_digits_classifier, predict",
+    hidden_paths=tuple(_dataset_files()),
 )
 
 TRAIN_SECONDS = 60.0  # the student's training, wall clock, one CPU thread
