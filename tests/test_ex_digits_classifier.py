@@ -217,3 +217,22 @@ def test_the_data_read_directly_is_scikit_learns_load_digits():
     X, y = importlib.import_module(_exercise().module)._load_digits()
     digits = load_digits()
     assert np.array_equal(X, digits.data) and np.array_equal(y, digits.target)
+
+
+def test_the_full_data_set_cannot_be_read_inside_the_sandbox(tmp_path):
+    """Looking the test images up in scikit-learn's copy of the digits would give their labels."""
+    source = '''
+    import torch
+    from sklearn.datasets import load_digits
+
+    def train_digits_classifier(X_train, y_train, seed=0):
+        data = load_digits()  # would allow a nearest-neighbour lookup of the test labels
+        return torch.nn.Linear(64, 10)
+
+    def predict(model, X):
+        return model(X).argmax(1)
+    '''
+    result = grade(write_submission(tmp_path, source, "lookup.py"), "digits_classifier")
+    check = checks_by_id(result, "digits_classifier")["train_digits_classifier.returns_model"]
+    assert check["status"] == "error" and check["points"] == 0, check
+    assert exercise_result(result, "digits_classifier")["score"] <= 2.5
