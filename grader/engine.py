@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import sys
@@ -16,7 +17,7 @@ from grader import cache
 from grader.codec import decode, encode
 from grader.errors import GraderError
 from grader.exercise import CheckContext, Exercise, StudentFailed, Verdict
-from grader.plugins import get_plugin_manager
+from grader.plugins import DEFAULT_PLUGINS, get_plugin_manager
 from grader.results import (ERROR, FAILED, GRADED, NOT_ATTEMPTED, PASSED, SKIPPED, CheckResult, ExerciseResult,
                             GradeResult)
 from grader.sandbox import Limits, RunOutcome, run_in_sandbox
@@ -33,7 +34,10 @@ def exercise_registry(pm=None) -> dict[str, Exercise]:
             if exercise.id in registry:
                 raise GraderError(f"two plugins define the exercise id {exercise.id!r}")
             registry[exercise.id] = exercise
-    return registry
+    # the built-ins in catalogue order, then everyone else's by id (pluggy calls plugins
+    # in reverse registration order, which is no order a reader expects)
+    catalogue = {name: i for i, name in enumerate(DEFAULT_PLUGINS)}
+    return dict(sorted(registry.items(), key=lambda item: (catalogue.get(item[0], len(catalogue)), item[0])))
 
 
 def select_exercises(registry: dict[str, Exercise], ids: Sequence[str] | None) -> list[Exercise]:
@@ -60,6 +64,10 @@ def hidden_paths(exercises: Sequence[Exercise], extra: Sequence[Path] = ()) -> l
     paths = {Path(grader.__file__).resolve().parent, cache.cache_dir(), Path.cwd(), Path.home()}
     for e in exercises:
         paths.add(e.reference.resolve().parent)
+        # the file itself too (and its bytecode): covered even where its folder must stay
+        # visible (a folder on the worker's sys.path)
+        paths.add(e.reference.resolve())
+        paths.add(Path(importlib.util.cache_from_source(str(e.reference.resolve()))))
         module = sys.modules.get(e.module)
         if module is not None and getattr(module, "__file__", None):
             paths.add(Path(module.__file__).resolve().parent)
