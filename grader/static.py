@@ -24,7 +24,7 @@ class StudentSource:
         for unit in units:
             try:
                 tree = ast.parse(unit.source)
-            except SyntaxError:
+            except (SyntaxError, RecursionError, MemoryError):
                 continue
             for node in tree.body:
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):

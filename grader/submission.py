@@ -78,7 +78,7 @@ def neutralise_magics(source: str, label: str) -> tuple[str | None, list[str]]:
     try:
         ast.parse(source)
         return source, []
-    except SyntaxError:
+    except (SyntaxError, RecursionError, MemoryError):  # nested too deeply: the worker reports it
         pass
     notes: list[str] = []
     lines = source.split("\n")
@@ -117,6 +117,8 @@ def load_notebook(path: Path) -> Submission:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise GraderError(f"{path}: not a Jupyter notebook (invalid JSON: {exc.msg} at line {exc.lineno})") from None
+    except RecursionError:  # a hostile file must not take the grader down
+        raise GraderError(f"{path}: not a Jupyter notebook (JSON nested too deeply)") from None
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
         raise GraderError(f"{path}: not a Jupyter notebook (no cells)")
     notes: list[str] = []
@@ -156,6 +158,9 @@ def load_module(path: Path) -> Submission:
         where = f"line {exc.lineno}" if exc.lineno else "somewhere"
         return Submission(path=path, kind="module", units=[], files={filename: text},
                           syntax_error=f"SyntaxError in {filename}, {where}: {exc.msg}")
+    except (RecursionError, MemoryError):
+        return Submission(path=path, kind="module", units=[], files={filename: text},
+                          syntax_error=f"SyntaxError in {filename}: the code is nested too deeply to be parsed")
     lines = text.splitlines(keepends=True)
     units = []
     for stmt in tree.body:

@@ -4,6 +4,12 @@ Every test grades a real submission through the engine (warm worker pool, as `gr
 check`), with small limits so that hangs stay cheap. A hostile cell or probe must cost
 only itself (the rest is still graded), must never take the grader down, and must never
 earn a point it did not compute.
+
+Known limit: the probes run in the student's own process, so a submission can always
+find the result channel and send, in exactly the worker's order, results it computed
+itself, then end the process; that cannot be told from the real thing. It earns only
+what those results are worth: they are still judged against the reference on the
+trusted side (a forged timing or a dodged forbidden call would be its only gain).
 """
 
 from __future__ import annotations
@@ -347,15 +353,25 @@ def _forge():
         send({"type": "probe_done", "exercise": key[0], "probe": key[1], "observations": rec.observations,
               "failure": None})
     send({"type": "done"})
+    ENDING
 
 _forge()
 '''
 
+FORGERY_ENDINGS = {
+    "the worker's own frames follow": "",
+    "half a frame, then exit": "os.write(fd, struct.pack('>I', 100) + b'{}'); os._exit(0)",
+    "an oversized frame": "os.write(fd, struct.pack('>I', 5_000_000) + b'[' + b'0,' * 2_499_999 + b'0]')",
+}
 
-def test_a_forged_result_stream_is_detected_and_nothing_from_it_is_kept(tmp_path):
-    """A perfect forgery followed by more frames: everything of that run is discarded
-    (the forged observations here are even correct ones: forging still earns nothing)."""
-    path = write_submission(tmp_path, FORGER)
+
+@pytest.mark.parametrize("ending", list(FORGERY_ENDINGS))
+def test_a_forged_result_stream_is_detected_and_nothing_from_it_is_kept(tmp_path, ending):
+    """A perfect forgery followed by anything at all: everything of that run is discarded
+    (the forged observations here are even correct ones: forging still earns nothing).
+    (A forgery that ends the process right after its 'done' cannot be told from the real
+    thing: see the module's docstring.)"""
+    path = write_submission(tmp_path, FORGER.replace("ENDING", FORGERY_ENDINGS[ending]))
     result = grade(path, "tensor_ops", limits=small())
     ex = exercise_result(result, "tensor_ops")
     assert ex["score"] == 0, result
@@ -637,3 +653,15 @@ def test_a_hanging_probe_costs_only_its_own_checks(tmp_path):
     assert ("time limit of 2 s exceeded while checking batched_transpose (tensor_ops)"
             in checks["batched_transpose.values"]["message"])
     assert exercise_result(result, "tensor_ops")["score"] == 7  # 10 - 1.5 - 1.5
+
+
+def test_a_huge_plain_list_sent_back_costs_only_its_check(tmp_path):
+    """Tensors travel as one string each; a nested list of millions of numbers would cost
+    the grader gigabytes to parse, and is refused."""
+    source = CORRECT_TENSOR_OPS + "\ndef mask_mean(mask):\n    return [[0] * 10000] * 420\n"
+    path = write_submission(tmp_path, source)
+    result = grade(path, "tensor_ops", limits=small())
+    checks = checks_by_id(result, "tensor_ops")
+    assert checks["mask_mean.values"]["status"] == "error"
+    assert "sent too much data back" in checks["mask_mean.values"]["message"]
+    assert exercise_result(result, "tensor_ops")["score"] == 8.5

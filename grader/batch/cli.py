@@ -13,15 +13,20 @@ def add_parsers(commands) -> None:
     from grader.batch.layouts import LAYOUTS
 
     batch = commands.add_parser("batch", help="grade a class: a folder or .zip exported by an LMS")
-    batch.add_argument("submissions", help="folder or .zip (Canvas, Moodle, Gradescope export, or one file per student)")
-    batch.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder (grades.csv, results/, "
-                                                                          "feedback/, summary.html)")
-    batch.add_argument("--exercise", "-e", action="append", metavar="ID", help="grade only this exercise (repeatable)")
-    batch.add_argument("--jobs", "-j", type=int, metavar="N", help="submissions graded at once (default: the CPU count)")
+    batch.add_argument("submissions",
+                       help="folder or .zip (Canvas, Moodle, Gradescope export, or one file per student)")
+    batch.add_argument("--out", "-o", required=True, metavar="DIR",
+                       help="output folder (grades.csv, results/, feedback/, summary.html)")
+    batch.add_argument("--exercise", "-e", action="append", metavar="ID",
+                       help="grade only this exercise (repeatable)")
+    batch.add_argument("--jobs", "-j", type=int, metavar="N",
+                       help="submissions graded at once (default: the CPU count)")
     batch.add_argument("--timeout", type=float, metavar="S", help="time limit for each submission, in seconds")
-    batch.add_argument("--layout", choices=LAYOUTS, default="auto", help="how the export names students (default: auto)")
+    batch.add_argument("--layout", choices=LAYOUTS, default="auto",
+                       help="how the export names students (default: auto)")
     batch.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
-    batch.add_argument("--executor", default="local", metavar="NAME", help="what runs the submissions (default: local)")
+    batch.add_argument("--executor", default="local", metavar="NAME",
+                       help="what runs the submissions (default: local)")
     batch.add_argument("--assignment", metavar="TITLE",
                        help="assignment column title in the Canvas import, e.g. 'Homework 1 (12345)'")
     batch.add_argument("--force", action="store_true", help="grade everything again, ignoring the cache")
@@ -29,19 +34,22 @@ def add_parsers(commands) -> None:
                        help="progress on stderr: a bar on a terminal, lines otherwise (default: auto)")
 
     gradescope = commands.add_parser("gradescope", help="Gradescope autograder: build the zip, or run inside it")
-    actions = gradescope.add_subparsers(dest="gradescope_command", required=True,
-                                        parser_class=type(gradescope))
-    build = actions.add_parser("build", help="write an autograder zip (setup.sh, run_autograder) that grades with this grader")
-    build.add_argument("--out", "-o", default="autograder.zip", metavar="FILE", help="the zip (default: autograder.zip)")
-    build.add_argument("--exercise", "-e", action="append", metavar="ID", help="grade only this exercise (repeatable)")
+    actions = gradescope.add_subparsers(dest="gradescope_command", required=True, parser_class=type(gradescope))
+    build = actions.add_parser("build",
+                               help="write an autograder zip (setup.sh, run_autograder) that grades with this grader")
+    build.add_argument("--out", "-o", default="autograder.zip", metavar="FILE",
+                       help="the zip (default: autograder.zip)")
+    build.add_argument("--exercise", "-e", action="append", metavar="ID",
+                       help="grade only this exercise (repeatable)")
     build.add_argument("--timeout", type=float, metavar="S", help="time limit for a submission, in seconds")
     build.add_argument("--device", default="cpu", help="device on Gradescope (default: cpu)")
     build.add_argument("--visibility", default="visible", help="visible, after_due_date, after_published or hidden")
     build.add_argument("--requirement", action="append", default=[], metavar="SPEC",
                        help="another pip requirement for setup.sh (repeatable)")
-    run = actions.add_parser("run", help="grade /autograder/submission into results/results.json (run_autograder does this)")
-    run.add_argument("--root", default=None, metavar="DIR", help="the autograder root (default: $GRADER_AUTOGRADER_ROOT "
-                                                                 "or /autograder)")
+    run = actions.add_parser("run", help="grade /autograder/submission into results/results.json "
+                                         "(run_autograder does this)")
+    run.add_argument("--root", default=None, metavar="DIR",
+                     help="the autograder root (default: $GRADER_AUTOGRADER_ROOT or /autograder)")
     run.add_argument("--exercise", "-e", action="append", metavar="ID", help="override the zip's exercises")
     run.add_argument("--timeout", type=float, metavar="S", help="override the zip's time limit")
 

@@ -190,7 +190,8 @@ class _Lock:
             fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             self.file.close()
-            raise GraderError(f"another `grader batch` is writing to {path.parent.parent}; wait for it to end") from None
+            raise GraderError(f"another `grader batch` is writing to {path.parent.parent}; "
+                              f"wait for it to end") from None
 
     def release(self) -> None:
         fcntl.flock(self.file, fcntl.LOCK_UN)
@@ -309,7 +310,11 @@ def _run_locked(options, pm, exercises, device, executor, jobs, limits, source, 
     outcomes = executor.run(tasks, jobs)
     try:
         for outcome in outcomes:
-            sub = by_id[outcome.id]
+            sub = by_id.get(outcome.id)
+            if sub is None:
+                progress.message(f"grader: warning: the {options.executor} executor returned an unknown task "
+                                 f"{outcome.id!r}; ignored")
+                continue
             row = _row_from_outcome(sub, outcome, exercises, device)
             rows[sub.key] = row
             if row.status in WITH_RESULT:

@@ -129,9 +129,11 @@ class LocalExecutor:
             return
         try:
             prepare_references(tasks[0])
-        except GraderError as exc:
+        except Exception as exc:  # noqa: BLE001 - every row says why, and the next run tries again
+            reason = (str(exc) if isinstance(exc, GraderError)
+                      else f"internal error in the grader ({type(exc).__name__}: {exc})")
             for task in tasks:
-                yield TaskOutcome(task.id, failure=str(exc))
+                yield TaskOutcome(task.id, failure=reason)
             return
         todo: queue.SimpleQueue[GradeTask | None] = queue.SimpleQueue()
         done: queue.SimpleQueue[TaskOutcome] = queue.SimpleQueue()

@@ -35,7 +35,7 @@ def histogram(scores: Sequence[float], maximum: float, bins: int = BINS) -> dict
         lo, hi = maximum * i / bins, maximum * (i + 1) / bins
         bars.append({"x": round(left + i * slot + 1, 1), "y": round(bottom - h, 1), "w": round(slot - 2, 1),
                      "h": round(h, 1), "count": c,
-                     "label": f"{lo:g}–{hi:g}{']' if i == bins - 1 else ')'}: {c} student(s)"})
+                     "label": f"[{lo:g}–{hi:g}{']' if i == bins - 1 else ')'}: {c} student(s)"})
     ticks = [{"x": round(left + i * slot, 1), "label": f"{maximum * i / bins:g}"} for i in range(0, bins + 1, 2)]
     return {"bars": bars, "ticks": ticks, "top": top, "width": CHART_W, "height": CHART_H, "left": left,
             "bottom": bottom, "plot_w": plot_w, "plot_h": plot_h}

@@ -40,6 +40,21 @@ def _own_cgroup_folders() -> list[tuple[str, str]]:
     return found
 
 
+def _sweep(parent: str) -> None:
+    """Remove the empty folders of graders that ended without removing them (killed)."""
+    try:
+        names = [n for n in os.listdir(parent) if n.startswith("grader-")]
+    except OSError:
+        return
+    for name in names:
+        owner = name.split("-")[1]
+        if owner.isdigit() and int(owner) != os.getpid() and not os.path.exists(f"/proc/{owner}"):
+            try:
+                os.rmdir(os.path.join(parent, name))
+            except OSError:  # members left: not ours to kill
+                pass
+
+
 def _write(path: str, value: str) -> None:
     with open(path, "w") as f:
         f.write(value)
@@ -55,6 +70,7 @@ class MemoryCgroup:
     @classmethod
     def create(cls, limit_bytes: int) -> "MemoryCgroup | None":
         for version, parent in _own_cgroup_folders():
+            _sweep(parent)
             try:
                 if version == "v2":
                     with open(os.path.join(parent, "cgroup.subtree_control")) as f:

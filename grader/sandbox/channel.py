@@ -8,6 +8,9 @@ import struct
 
 HEADER = struct.Struct(">I")
 MAX_FRAME = 512 * 1024 * 1024
+#: values (commas and brackets) in one frame: parsed, each costs the trusted side tens of
+#: bytes, so a frame of tiny values would take gigabytes (tensors travel as one string)
+MAX_JSON_VALUES = 4_000_000
 
 
 def write_frame(fd: int, message: dict, _dumps=json.dumps, _write=os.write, _pack=HEADER.pack) -> None:
@@ -20,6 +23,10 @@ def write_frame(fd: int, message: dict, _dumps=json.dumps, _write=os.write, _pac
 
 class FrameError(Exception):
     """The byte stream is not a sequence of well-formed frames (tampering or a bug)."""
+
+
+class FrameTooLarge(FrameError):
+    """A well-formed frame too costly to parse (a huge list returned, say)."""
 
 
 class FrameReader:
@@ -41,6 +48,8 @@ class FrameReader:
                 break
             payload = bytes(self._buffer[HEADER.size : HEADER.size + length])
             del self._buffer[: HEADER.size + length]
+            if payload.count(b",") + payload.count(b"[") + payload.count(b"{") > MAX_JSON_VALUES:
+                raise FrameTooLarge(f"a single message of more than {MAX_JSON_VALUES:,} values")
             try:
                 message = json.loads(payload)
             except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # nesting bombs included

@@ -30,6 +30,8 @@ _MOUNT_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "no
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE = 1, 24, 38, 4
 SANDBOX_TMP = "/tmp"
 SOCKET_FOLDERS = ("/run", "/var/run")  # covered: connect() works on a read-only mount
+_SYSTEM_FOLDERS = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/opt", "/nix", "/snap", "/boot",
+                   "/proc", "/sys", "/dev")
 WORKDIR = "/tmp/work"
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True) if sys.platform == "linux" else None
@@ -176,10 +178,16 @@ def _untraversable_ancestors(paths: list[str]) -> set[str]:
 
 def _existing_ancestor(path: str) -> str:
     """A path that does not exist yet (a reference cache about to be written) is hidden
-    through its nearest existing folder: what appears there during the run stays unseen."""
-    while path not in ("/", "") and not os.path.lexists(path):
-        path = os.path.dirname(path)
-    return path
+    through its nearest existing folder, so that what appears there during the run stays
+    unseen; never through a top-level or system folder (the path is then left as is)."""
+    found = path
+    while found not in ("/", "") and not os.path.lexists(found):
+        found = os.path.dirname(found)
+    if found == path:
+        return path
+    if found.count("/") < 2 or any(found == s or found.startswith(s + "/") for s in _SYSTEM_FOLDERS):
+        return path
+    return found
 
 
 def _inodes(size: int) -> str:

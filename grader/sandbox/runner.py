@@ -20,7 +20,7 @@ from typing import Any
 
 from grader.codec import MAX_DEPTH, Raised, _NUMPY_DTYPES, decode
 from grader.sandbox.cgroup import MemoryCgroup
-from grader.sandbox.channel import FrameError, FrameReader
+from grader.sandbox.channel import FrameError, FrameReader, FrameTooLarge
 from grader.sandbox.launch import FreshLauncher, WorkerPool, python_path
 from grader.sandbox.limits import Limits, human_bytes
 
@@ -252,12 +252,17 @@ class _Attempt:
 
     # -- the watch loop
     def run(self, launcher) -> None:
-        launched = launcher.launch(lambda channel_fd: json.dumps(dict(self.request, channel_fd=channel_fd)).encode())
-        self.launched = launched
         if self.request.get("sandbox", True):
             # tmpfs pages are charged to the cgroup too: the private /tmp and /dev/shm have their own limit
             self.cgroup = MemoryCgroup.create(self.limits.memory_bytes + 2 * self.limits.tmp_bytes)
-        if self.cgroup is not None:  # the worker reads its request before forking: nothing escapes
+        try:
+            launched = launcher.launch(lambda fd: json.dumps(dict(self.request, channel_fd=fd)).encode())
+        except BaseException:
+            if self.cgroup is not None:
+                self.cgroup.remove()
+            raise
+        self.launched = launched
+        if self.cgroup is not None:  # at once (what forks before is added at the first memory check)
             self.cgroup.add([launched.pid, *_descendants(launched.pid)])
         selector = selectors.DefaultSelector()
         selector.register(launched.channel, selectors.EVENT_READ, "channel")
@@ -292,11 +297,15 @@ class _Attempt:
                         open_streams -= 1
                         continue
                     if key.data == "channel":
+                        if self.done:  # the worker writes nothing after 'done': this is the submission's
+                            raise FrameError("data after 'done'")
                         if self.reader.total + len(data) > self.limits.channel_bytes:
                             self.stop("the submission sent too much data back to the grader")
                             break
                         for frame in self.reader.feed(data):
                             self.handle(frame)
+                        if self.done and self.reader.pending:
+                            raise FrameError("data after 'done'")
                     else:
                         self.output_total += len(data)
                         if len(self.output) < 8192:
@@ -307,6 +316,8 @@ class _Attempt:
                             break
                 if self.stop_reason:
                     break
+        except FrameTooLarge as exc:
+            self.stop(f"the submission sent too much data back to the grader while {self.phase_name} ({exc})")
         except FrameError as exc:
             # frames the submission wrote itself: nothing received in this attempt is kept
             self.tampered, self.done = True, False
@@ -364,17 +375,24 @@ class _Attempt:
                 pass
 
 
-def _own_installation() -> list[str]:
-    """The grader's own files, whoever calls: its package folder and, when it runs from a
-    source checkout (an editable install), the whole checkout: a build/ copy or the Git
-    history holds the reference solutions too."""
+def _own_installation(modules: list[str] = ()) -> list[str]:
+    """The grader's own files, whoever calls: its package folder and, when it (or the
+    module of an exercise) runs from a source checkout (an editable install), the whole
+    checkout: a build/ copy or the Git history holds the reference solutions too."""
+    import sys
+
     import grader
 
     package = os.path.dirname(os.path.realpath(grader.__file__))
     found = [package]
-    root = os.path.dirname(package)
-    if root != "/" and any(os.path.exists(os.path.join(root, m)) for m in ("pyproject.toml", "setup.py", ".git")):
-        found.append(root)
+    folders = [package] + [os.path.dirname(os.path.realpath(m.__file__)) for m in map(sys.modules.get, modules)
+                           if getattr(m, "__file__", None)]
+    for folder in folders:  # src/package/module.py or package/module.py
+        for root in (os.path.dirname(folder), os.path.dirname(os.path.dirname(folder))):
+            if root != "/" and any(os.path.exists(os.path.join(root, m)) for m in ("pyproject.toml", "setup.py",
+                                                                                  ".git")):
+                found.append(root)
+                break
     return found
 
 
@@ -393,7 +411,7 @@ def run_in_sandbox(submission: dict[str, Any], probes: list[dict[str, Any]], *, 
     deadline_total = started + limits.total_seconds
     skip_units: dict[int, str] = {}
     pending = list(probes)
-    hide = sorted({*hide, *_own_installation()})
+    hide = sorted({*hide, *_own_installation([p["module"] for p in probes])})
     while True:
         outcome.attempts += 1
         request = {
