@@ -76,7 +76,7 @@ def _limits(task: GradeTask):
     return Limits(**task.limits)
 
 
-def grade_task(task: GradeTask, pm=None) -> TaskOutcome:
+def grade_task(task: GradeTask, pm=None, pool=None) -> TaskOutcome:
     """Grade one task with the engine, exactly as ``grader check`` would."""
     from grader.engine import exercise_registry, grade_submission, select_exercises
     from grader.plugins import get_plugin_manager
@@ -91,7 +91,8 @@ def grade_task(task: GradeTask, pm=None) -> TaskOutcome:
         except GraderError as exc:
             return TaskOutcome(task.id, unreadable=_relabel(str(exc), task), seconds=time.monotonic() - started)
         result = grade_submission(submission, exercises, device=task.device, limits=_limits(task),
-                                  display_path=task.display, extra_hidden=[Path(p) for p in task.hidden])
+                                  display_path=task.display, extra_hidden=[Path(p) for p in task.hidden],
+                                  pool=pool)
         return TaskOutcome(task.id, result=result.to_dict(), seconds=time.monotonic() - started)
     except GraderError as exc:
         return TaskOutcome(task.id, failure=str(exc), seconds=time.monotonic() - started)
@@ -127,6 +128,20 @@ class LocalExecutor:
     def run(self, tasks: Sequence[GradeTask], jobs: int) -> Iterator[TaskOutcome]:
         if not tasks:
             return
+        from grader.engine import exercise_registry, select_exercises
+        from grader.plugins import get_plugin_manager
+        from grader.sandbox.launch import WorkerPool
+
+        # warm zygotes, one per job, started in this (long-lived) thread: they import torch
+        # and warm its lazy imports while the references are prepared
+        exercises = select_exercises(exercise_registry(get_plugin_manager()), list(tasks[0].exercises) or None)
+        pool = WorkerPool(max(1, min(jobs, len(tasks))), preload=sorted({e.module for e in exercises}), warm=True)
+        try:
+            yield from self._run(tasks, jobs, pool)
+        finally:
+            pool.close()
+
+    def _run(self, tasks: Sequence[GradeTask], jobs: int, pool) -> Iterator[TaskOutcome]:
         try:
             prepare_references(tasks[0])
         except Exception as exc:  # noqa: BLE001 - every row says why, and the next run tries again
@@ -149,7 +164,7 @@ class LocalExecutor:
                     task = todo.get_nowait()
                 except queue.Empty:
                     return
-                done.put(grade_task(task))
+                done.put(grade_task(task, pool=pool))
 
         threads = [threading.Thread(target=work, name=f"grader-batch-{n}", daemon=True)
                    for n in range(max(1, min(jobs, len(tasks))))]
