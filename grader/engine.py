@@ -267,7 +267,11 @@ def grade_submission(submission: Submission, exercises: Sequence[Exercise], *, d
     if outcome.fatal and outcome.defined is not None:
         notes.append(outcome.fatal)
     return GradeResult(submission=display, device=device, exercises=results, notes=notes, cells=cells,
-                       sandbox=outcome.sandbox, output=outcome.output[:4000], seconds=outcome.seconds)
+                       sandbox=outcome.sandbox, output=outcome.output[:4000], seconds=outcome.seconds,
+                       resources={"attempts": outcome.attempts, "startup_seconds": round(outcome.startup_seconds, 3),
+                                  "loading_seconds": round(outcome.loading_seconds, 3),
+                                  "checking_seconds": round(outcome.checking_seconds, 3),
+                                  "peak_memory_bytes": outcome.peak_memory_bytes})
 
 
 def grade_path(path: str | os.PathLike, exercise_ids: Sequence[str] | None = None, *, device: str = "cpu",

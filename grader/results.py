@@ -43,6 +43,7 @@ class GradeResult:
     sandbox: list[str] = field(default_factory=list)
     output: str = ""
     seconds: float = 0.0
+    resources: dict[str, Any] = field(default_factory=dict)
     grader_version: str = grader.__version__
 
     @property
@@ -59,7 +60,7 @@ class GradeResult:
                 "score": _number(self.score), "max_score": _number(self.max_score),
                 "exercises": [_exercise_dict(e) for e in self.exercises],
                 "notes": self.notes, "cells": self.cells, "sandbox": self.sandbox, "output": self.output,
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3), "resources": self.resources}
         return data
 
 

@@ -27,7 +27,7 @@ from grader.sandbox.limits import Limits, human_bytes
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _uid_counter = itertools.count()
 _uid_lock = threading.Lock()
-SANDBOX_UID_BASE = 1_000_000
+SANDBOX_UID_BASE = 3_000_000_000  # far above the ids of real users, also on AD/sssd hosts
 _WIRES = frozenset(_NUMPY_DTYPES.values())
 MAX_NESTING = 4 * MAX_DEPTH + 16  # what grader.codec.encode can produce, with room to spare
 SIGNAL_NAMES = {signal.SIGSEGV: "segmentation fault", signal.SIGABRT: "abort", signal.SIGBUS: "bus error",
@@ -49,6 +49,10 @@ class RunOutcome:
     output: str = ""
     attempts: int = 0
     seconds: float = 0.0
+    startup_seconds: float = 0.0  # until the sandboxed worker said hello (all attempts)
+    loading_seconds: float = 0.0  # running the student's units
+    checking_seconds: float = 0.0  # running the probes (the student's functions on the grader's inputs)
+    peak_memory_bytes: int = 0  # resident memory of the whole worker tree, sampled
 
 
 def _descendants(root: int) -> list[int]:
@@ -72,8 +76,20 @@ def _descendants(root: int) -> list[int]:
 
 
 def _resident_bytes(pids: list[int]) -> int:
+    """Memory of a process tree: the proportional set size, so that the pages W0, W1 and
+    W2 share after forking (torch itself) count once; the resident size where the kernel
+    has no smaps_rollup."""
     total = 0
     for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+                for line in f:
+                    if line.startswith(b"Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+            continue
+        except (OSError, ValueError, IndexError):
+            pass
         try:
             with open(f"/proc/{pid}/statm") as f:
                 total += int(f.read().split()[1]) * _PAGE
@@ -188,7 +204,16 @@ class _Attempt:
     def _handle(self, frame: dict[str, Any]) -> None:
         kind = frame["type"]
         now = time.monotonic()
+        if kind in ("unit_done", "probe_done") and self.phase_started is not None:
+            spent = now - self.phase_started
+            if kind == "unit_done":
+                self.outcome.loading_seconds += spent
+            else:
+                self.outcome.checking_seconds += spent
+        if kind in ("unit_start", "probe_start"):
+            self.phase_started = now
         if kind == "hello":
+            self.outcome.startup_seconds += now - self.launched_at
             self.state = "units"
             self.outcome.sandbox = [str(x) for x in frame.get("sandbox", [])][:20]
             if self.cgroup is not None:
@@ -262,6 +287,8 @@ class _Attempt:
                 self.cgroup.remove()
             raise
         self.launched = launched
+        self.launched_at = time.monotonic()
+        self.phase_started: float | None = None
         if self.cgroup is not None:  # at once (what forks before is added at the first memory check)
             self.cgroup.add([launched.pid, *_descendants(launched.pid)])
         selector = selectors.DefaultSelector()
@@ -286,6 +313,7 @@ class _Attempt:
                     if self.cgroup is not None:
                         self.cgroup.add(sorted(set(pids) - set(self.cgroup.members())))
                     used = _resident_bytes(pids) + _memfd_bytes(pids)
+                    self.outcome.peak_memory_bytes = max(self.outcome.peak_memory_bytes, used)
                     if used > self.limits.memory_bytes:
                         self.stop(f"memory limit of {human_bytes(self.limits.memory_bytes)} exceeded while {self.phase_name}")
                         break

@@ -99,6 +99,7 @@ def serve_request(torch) -> None:
     from grader.sandbox import isolation, student
 
     isolation.set_parent_death_signal()
+    isolation.become_subreaper()  # without namespaces, orphans stay below W0, where the runner finds them
     request = json.loads(sys.stdin.buffer.read())
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
