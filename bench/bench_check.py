@@ -1,8 +1,11 @@
 """Prints the wall time of `grader check` on a notebook next to the floor it is measured
 against, all in the same run on the same machine:
 
-- `python -c "import torch"`: the start-up every torch process pays;
-- `python` + torch + the notebook's code run by plain `exec` (no grading, no sandbox).
+- `python -c "import torch, sklearn"`: the start-up every torch process pays;
+- `python` + torch + scikit-learn + the notebook's code run by plain `exec` (no grading,
+  no sandbox, none of the grader's calls of the student's functions).
+
+It also prints where `grader check`'s time goes (from the result's ``resources``).
 
 Usage: python bench/bench_check.py [NOTEBOOK] [--repeat N]
 """
@@ -10,6 +13,7 @@ Usage: python bench/bench_check.py [NOTEBOOK] [--repeat N]
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -21,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 PLAIN_EXEC = r"""
-import sys, torch, nbformat
+import sys, torch, sklearn, nbformat
 from grader.submission import neutralise_magics
 nb = nbformat.read(sys.argv[1], as_version=4)
 ns = {"__name__": "__main__"}
@@ -57,7 +61,7 @@ def main() -> None:
     grader_cmd = [py, "-m", "grader", "check", args.notebook, "--format", "json"]
     cold = timed(grader_cmd, env)  # fills the reference cache
     rows = {
-        'python -c "import torch"': [py, "-c", "import torch"],
+        'python -c "import torch, sklearn"': [py, "-c", "import torch, sklearn"],
         "python + torch + notebook by plain exec": [py, "-c", PLAIN_EXEC, args.notebook],
         "grader check (reference cache warm)": grader_cmd,
     }
@@ -72,8 +76,16 @@ def main() -> None:
     print(f"  {'grader check (first run, cache cold)':<42} {cold:6.2f} s")
     floor = statistics.median(results["python + torch + notebook by plain exec"])
     check = statistics.median(results["grader check (reference cache warm)"])
-    torch_only = statistics.median(results['python -c "import torch"'])
-    print(f"grader check / import torch: {check / torch_only:.2f}x; grader check / plain exec: {check / floor:.2f}x")
+    torch_only = statistics.median(results['python -c "import torch, sklearn"'])
+    print(f"grader check / import torch, sklearn: {check / torch_only:.2f}x; "
+          f"grader check / plain exec: {check / floor:.2f}x (target <= 1.3x)")
+    proc = subprocess.run(grader_cmd, capture_output=True, text=True, env=env)
+    result = json.loads(proc.stdout)
+    res = result.get("resources", {})
+    print(f"one grader check: score {result['score']}/{result['max_score']}; inside the sandbox: worker start "
+          f"{res.get('startup_seconds')} s, the notebook's cells {res.get('loading_seconds')} s, the grader's calls "
+          f"of the student's functions {res.get('checking_seconds')} s; peak memory of the worker tree "
+          f"{res.get('peak_memory_bytes', 0) / 2**20:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -55,41 +55,50 @@ class RunOutcome:
     peak_memory_bytes: int = 0  # resident memory of the whole worker tree, sampled
 
 
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
+def _process_table() -> dict[int, list[tuple[int, int]]]:
+    """ppid -> [(start time, pid)] for every process on the machine."""
+    children: dict[int, list[tuple[int, int]]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat", "rb") as f:
                 stat = f.read()
-            ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
+            fields = stat[stat.rindex(b")") + 2 :].split()
+            ppid, started = int(fields[1]), int(fields[19])
         except (OSError, ValueError, IndexError):
             continue
-        children.setdefault(ppid, []).append(int(entry))
+        children.setdefault(ppid, []).append((started, int(entry)))
+    return children
+
+
+def _descendants(root: int, table: dict[int, list[tuple[int, int]]] | None = None) -> list[int]:
+    children = table if table is not None else _process_table()
     found, todo = [], [root]
     while todo:
         pid = todo.pop()
         found.append(pid)
-        todo.extend(children.get(pid, []))
+        todo.extend(p for _, p in children.get(pid, []))
     return found
 
 
+def _sandboxed_processes(w0: int) -> tuple[list[int], list[int]]:
+    """(the whole worker tree, the part that runs student code). W0 and W1 only wait for
+    their child: their memory is torch's, shared with W2, and is not the student's. W1
+    is W0's first child (orphans that W0 adopts as a subreaper start later)."""
+    table = _process_table()
+    everything = _descendants(w0, table)
+    first = min(table.get(w0, []), default=None)
+    if first is None:
+        return everything, everything
+    students = [p for p in _descendants(first[1], table) if p != first[1]]
+    adopted = [p for _, p in sorted(table.get(w0, []))[1:]]
+    return everything, students + [q for p in adopted for q in _descendants(p, table)]
+
+
 def _resident_bytes(pids: list[int]) -> int:
-    """Memory of a process tree: the proportional set size, so that the pages W0, W1 and
-    W2 share after forking (torch itself) count once; the resident size where the kernel
-    has no smaps_rollup."""
     total = 0
     for pid in pids:
-        try:
-            with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
-                for line in f:
-                    if line.startswith(b"Pss:"):
-                        total += int(line.split()[1]) * 1024
-                        break
-            continue
-        except (OSError, ValueError, IndexError):
-            pass
         try:
             with open(f"/proc/{pid}/statm") as f:
                 total += int(f.read().split()[1]) * _PAGE
@@ -309,10 +318,10 @@ class _Attempt:
                     break
                 if now >= next_memory_check:
                     next_memory_check = now + 0.25
-                    pids = _descendants(launched.pid)
+                    pids, students = _sandboxed_processes(launched.pid)
                     if self.cgroup is not None:
                         self.cgroup.add(sorted(set(pids) - set(self.cgroup.members())))
-                    used = _resident_bytes(pids) + _memfd_bytes(pids)
+                    used = _resident_bytes(students) + _memfd_bytes(pids)
                     self.outcome.peak_memory_bytes = max(self.outcome.peak_memory_bytes, used)
                     if used > self.limits.memory_bytes:
                         self.stop(f"memory limit of {human_bytes(self.limits.memory_bytes)} exceeded while {self.phase_name}")
