@@ -23,7 +23,8 @@ def batched_transpose(a):
 
 def test_a_messy_but_correct_notebook_gets_full_marks_and_clear_notes(tmp_path):
     cells = [
-        "%matplotlib inline\nimport matplotlib.pyplot as plt\nimport seaborn as sns\nfrom tqdm.auto import tqdm",
+        "%matplotlib inline\nfrom google.colab import drive\ndrive.mount('/content/drive')\n"
+        "import matplotlib.pyplot as plt\nimport seaborn as sns\nfrom tqdm.auto import tqdm",
         CORRECT_TENSOR_OPS,
         "name = input('your name? ')",  # raises EOFError: no keyboard while grading
         "for _ in tqdm(range(3)):\n    pass\nfig, ax = plt.subplots()\nax.plot([1, 2])\nplt.show()\ndisplay(fig)",

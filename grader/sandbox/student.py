@@ -31,7 +31,16 @@ MAX_MESSAGE = 2000
 # Display-only libraries: when one is not installed, importing it gives a harmless stub,
 # so a plot or a progress bar never costs points.
 DISPLAY_ONLY = {"matplotlib", "seaborn", "plotly", "IPython", "ipywidgets", "tqdm", "bokeh", "altair",
-                "graphviz", "torchviz", "torchsummary", "torchinfo", "wandb", "tensorboard", "livelossplot"}
+                "graphviz", "torchviz", "torchsummary", "torchinfo", "wandb", "tensorboard", "livelossplot",
+                "google.colab"}  # drive.mount() and files.upload() in notebooks written on Colab
+
+
+def _display_only(fullname: str) -> bool:
+    """A display-only module, one inside it, or a parent package it needs (``google``)."""
+    parts = fullname.split(".")
+    if any(".".join(parts[:i]) in DISPLAY_ONLY for i in range(1, len(parts) + 1)):
+        return True
+    return any(name.startswith(fullname + ".") for name in DISPLAY_ONLY)
 
 
 class CallTimeout(BaseException):
@@ -94,7 +103,7 @@ class _DisplayStubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Last on ``sys.meta_path``: only consulted when the real library is missing."""
 
     def find_spec(self, fullname, path, target=None):
-        if fullname.split(".")[0] in DISPLAY_ONLY:
+        if _display_only(fullname):
             return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
         return None
 
