@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 import struct
+from typing import Any
+
+from grader.codec import MAX_DEPTH, Raised, _NUMPY_DTYPES, decode
 
 HEADER = struct.Struct(">I")
 MAX_FRAME = 512 * 1024 * 1024
@@ -62,3 +65,34 @@ class FrameReader:
     @property
     def pending(self) -> int:
         return len(self._buffer)
+
+
+_WIRES = frozenset(_NUMPY_DTYPES.values())
+MAX_NESTING = 4 * MAX_DEPTH + 16  # what grader.codec.encode can produce, with room to spare
+
+
+def plain_data(value: Any, what: str) -> Any:
+    """Decode what the worker sent as :func:`grader.codec.decode` would later, refusing
+    anything that ``encode`` cannot have produced (too deep, unknown wire types, bytes that
+    do not fit the shape): a forged frame must not crash or mislead the trusted side."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise FrameError(f"{what} is nested too deeply")
+        if isinstance(item, dict):
+            if item.get("$") == "tensor" and item.get("data") is not None and item.get("wire") not in _WIRES:
+                raise FrameError(f"{what} has an unknown tensor encoding")
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    try:
+        return decode(value)
+    except Exception as exc:  # noqa: BLE001 - anything decode chokes on is malformed
+        raise FrameError(f"{what} cannot be decoded ({type(exc).__name__})") from None
+
+
+def raised_or_none(value: Any, what: str) -> Any:
+    if value is not None and not isinstance(plain_data(value, what), Raised):
+        raise FrameError(f"{what} is not an exception record")
+    return value

@@ -18,18 +18,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from grader.codec import MAX_DEPTH, Raised, _NUMPY_DTYPES, decode
 from grader.sandbox.cgroup import MemoryCgroup
-from grader.sandbox.channel import FrameError, FrameReader, FrameTooLarge
+from grader.sandbox.channel import FrameError, FrameReader, FrameTooLarge, plain_data, raised_or_none
+from grader.sandbox.processes import descendants, memfd_bytes, resident_bytes, sandboxed_processes
 from grader.sandbox.launch import FreshLauncher, WorkerPool, python_path
 from grader.sandbox.limits import Limits, human_bytes
 
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _uid_counter = itertools.count()
 _uid_lock = threading.Lock()
 SANDBOX_UID_BASE = 3_000_000_000  # far above the ids of real users, also on AD/sssd hosts
-_WIRES = frozenset(_NUMPY_DTYPES.values())
-MAX_NESTING = 4 * MAX_DEPTH + 16  # what grader.codec.encode can produce, with room to spare
 SIGNAL_NAMES = {signal.SIGSEGV: "segmentation fault", signal.SIGABRT: "abort", signal.SIGBUS: "bus error",
                 signal.SIGFPE: "floating-point exception", signal.SIGILL: "illegal instruction",
                 signal.SIGKILL: "killed", signal.SIGTERM: "terminated", signal.SIGXCPU: "CPU limit"}
@@ -53,109 +50,6 @@ class RunOutcome:
     loading_seconds: float = 0.0  # running the student's units
     checking_seconds: float = 0.0  # running the probes (the student's functions on the grader's inputs)
     peak_memory_bytes: int = 0  # resident memory of the whole worker tree, sampled
-
-
-def _process_table() -> dict[int, list[tuple[int, int]]]:
-    """ppid -> [(start time, pid)] for every process on the machine."""
-    children: dict[int, list[tuple[int, int]]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-            fields = stat[stat.rindex(b")") + 2 :].split()
-            ppid, started = int(fields[1]), int(fields[19])
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(ppid, []).append((started, int(entry)))
-    return children
-
-
-def _descendants(root: int, table: dict[int, list[tuple[int, int]]] | None = None) -> list[int]:
-    children = table if table is not None else _process_table()
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(p for _, p in children.get(pid, []))
-    return found
-
-
-def _sandboxed_processes(w0: int) -> tuple[list[int], list[int]]:
-    """(the whole worker tree, the part that runs student code). W0 and W1 only wait for
-    their child: their memory is torch's, shared with W2, and is not the student's. W1
-    is W0's first child (orphans that W0 adopts as a subreaper start later)."""
-    table = _process_table()
-    everything = _descendants(w0, table)
-    first = min(table.get(w0, []), default=None)
-    if first is None:
-        return everything, everything
-    students = [p for p in _descendants(first[1], table) if p != first[1]]
-    adopted = [p for _, p in sorted(table.get(w0, []))[1:]]
-    return everything, students + [q for p in adopted for q in _descendants(p, table)]
-
-
-def _resident_bytes(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/statm") as f:
-                total += int(f.read().split()[1]) * _PAGE
-        except (OSError, ValueError, IndexError):
-            continue
-    return total
-
-
-def _memfd_bytes(pids: list[int]) -> int:
-    """Memory in memfd files held open but not mapped: the resident-set count misses it
-    (tmpfs files are bounded by the size of the private /tmp and /dev/shm instead)."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    for pid in pids:
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
-        except OSError:
-            continue
-        for fd in fds:
-            path = f"/proc/{pid}/fd/{fd}"
-            try:
-                if not os.readlink(path).startswith("/memfd:"):
-                    continue
-                st = os.stat(path)
-            except OSError:
-                continue
-            if (st.st_dev, st.st_ino) not in seen:
-                seen.add((st.st_dev, st.st_ino))
-                total += st.st_blocks * 512
-    return total
-
-
-def _plain_data(value: Any, what: str) -> Any:
-    """Decode what the worker sent as :func:`grader.codec.decode` would later, refusing
-    anything that ``encode`` cannot have produced (too deep, unknown wire types, bytes that
-    do not fit the shape): a forged frame must not crash or mislead the trusted side."""
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_NESTING:
-            raise FrameError(f"{what} is nested too deeply")
-        if isinstance(item, dict):
-            if item.get("$") == "tensor" and item.get("data") is not None and item.get("wire") not in _WIRES:
-                raise FrameError(f"{what} has an unknown tensor encoding")
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
-    try:
-        return decode(value)
-    except Exception as exc:  # noqa: BLE001 - anything decode chokes on is malformed
-        raise FrameError(f"{what} cannot be decoded ({type(exc).__name__})") from None
-
-
-def _raised_or_none(value: Any, what: str) -> Any:
-    if value is not None and not isinstance(_plain_data(value, what), Raised):
-        raise FrameError(f"{what} is not an exception record")
-    return value
 
 
 class _Attempt:
@@ -245,7 +139,7 @@ class _Attempt:
                 raise FrameError(f"unexpected end of unit {str(index)[:20]}")
             self.units_due.pop(0)
             self.state = "units"
-            self.outcome.units[index] = {"error": _raised_or_none(frame.get("error"), "a unit's error")}
+            self.outcome.units[index] = {"error": raised_or_none(frame.get("error"), "a unit's error")}
             self.phase_deadline = now + self.limits.unit_seconds
         elif kind == "loaded":
             names = set(self.request["names"])
@@ -269,8 +163,8 @@ class _Attempt:
             if not isinstance(observations, dict) or not all(isinstance(k, str) for k in observations):
                 raise FrameError("observations are not a mapping of names")
             for name, value in observations.items():
-                _plain_data(value, f"observation {name[:40]!r}")
-            failure = _raised_or_none(frame.get("failure"), "a probe's failure")
+                plain_data(value, f"observation {name[:40]!r}")
+            failure = raised_or_none(frame.get("failure"), "a probe's failure")
             self.probes_due.pop(0)
             self.state = "probes"
             self.outcome.probes[key] = {"observations": observations, "failure": failure}
@@ -299,7 +193,7 @@ class _Attempt:
         self.launched_at = time.monotonic()
         self.phase_started: float | None = None
         if self.cgroup is not None:  # at once (what forks before is added at the first memory check)
-            self.cgroup.add([launched.pid, *_descendants(launched.pid)])
+            self.cgroup.add([launched.pid, *descendants(launched.pid)])
         selector = selectors.DefaultSelector()
         selector.register(launched.channel, selectors.EVENT_READ, "channel")
         selector.register(launched.stdout, selectors.EVENT_READ, "output")
@@ -318,10 +212,10 @@ class _Attempt:
                     break
                 if now >= next_memory_check:
                     next_memory_check = now + 0.25
-                    pids, students = _sandboxed_processes(launched.pid)
+                    pids, students = sandboxed_processes(launched.pid)
                     if self.cgroup is not None:
                         self.cgroup.add(sorted(set(pids) - set(self.cgroup.members())))
-                    used = _resident_bytes(students) + _memfd_bytes(pids)
+                    used = resident_bytes(students) + memfd_bytes(pids)
                     self.outcome.peak_memory_bytes = max(self.outcome.peak_memory_bytes, used)
                     if used > self.limits.memory_bytes:
                         self.stop(f"memory limit of {human_bytes(self.limits.memory_bytes)} exceeded while {self.phase_name}")
@@ -398,7 +292,7 @@ class _Attempt:
         launched = getattr(self, "launched", None)
         if launched is None:
             return
-        pids = _descendants(launched.pid)  # the worker is not reaped yet: its pid cannot be reused
+        pids = descendants(launched.pid)  # the worker is not reaped yet: its pid cannot be reused
         if self.cgroup is not None:  # members that left the tree (their parent died first) included
             self.cgroup.kill_all()
         try:
