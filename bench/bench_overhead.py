@@ -25,6 +25,8 @@ REPO = Path(__file__).resolve().parent.parent
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--submissions", type=int, default=30)
+    parser.add_argument("--fresh", action="store_true",
+                        help="start a new interpreter per submission instead of forking a warm zygote (the 'before')")
     args = parser.parse_args()
     os.environ.setdefault("GRADER_CACHE_DIR", tempfile.mkdtemp(prefix="grader-bench-cache-"))
     from grader.engine import exercise_registry, grade_submission, select_exercises
@@ -39,17 +41,19 @@ def main() -> None:
     example = load_notebook(REPO / "examples" / "submission.ipynb")
     with WorkerPool(1, preload=sorted({e.module for e in everything}), warm=True) as pool:
         grade_submission(small, tensor_ops, pool=pool)  # references cached, zygote warm
+        launch = None if args.fresh else pool
         walls, student = [], []
         for _ in range(args.submissions):
             start = time.perf_counter()
-            result = grade_submission(small, tensor_ops, pool=pool).to_dict()
+            result = grade_submission(small, tensor_ops, pool=launch).to_dict()
             walls.append(time.perf_counter() - start)
             res = result["resources"]
             student.append(res["loading_seconds"] + res["checking_seconds"])
             assert result["score"] == 10, result
         full = grade_submission(example, everything, pool=pool).to_dict()
     overhead = [w - s for w, s in zip(walls, student)]
-    print(f"{args.submissions} gradings of a correct tensor_ops module, one warm zygote, references cached:")
+    how = "a fresh interpreter each" if args.fresh else "one warm zygote"
+    print(f"{args.submissions} gradings of a correct tensor_ops module, {how}, references cached:")
     print(f"  wall per submission          median {statistics.median(walls) * 1000:7.1f} ms")
     print(f"  the student's code in it     median {statistics.median(student) * 1000:7.1f} ms")
     print(f"  grader overhead (difference) median {statistics.median(overhead) * 1000:7.1f} ms   "

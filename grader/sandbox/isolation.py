@@ -115,7 +115,7 @@ def _hide(path: str, keep: list[str], hidden: list[str]) -> None:
     interpreter stays readable while everything beside it disappears."""
     if path in ("/", "") or os.path.islink(path) or not os.path.exists(path):
         return
-    if path == SANDBOX_TMP or path.startswith((SANDBOX_TMP + "/", "/proc", "/sys", "/dev")):
+    if path == SANDBOX_TMP or path.startswith(("/proc", "/sys", "/dev")):
         return
     if path in keep:
         return
@@ -227,19 +227,21 @@ def setup_filesystem(hide: list[str], keep: list[str], tmp_bytes: int, owner: in
             failed += 1
     features.append("read-only filesystem" if not failed else f"read-only filesystem ({failed} mounts left writable)")
     keep_real = sorted({os.path.realpath(k) for k in keep if k and os.path.exists(k)})
-    hidden: list[str] = []
     candidates = {_existing_ancestor(os.path.realpath(h)) for h in hide if h} | _untraversable_ancestors(keep_real)
     candidates |= set(SOCKET_FOLDERS)  # unix sockets of the machine's services (a socket ignores read-only)
-    for path in sorted(candidates):
-        _hide(path, keep_real, hidden)
-    features.append(f"{len(hidden)} grader paths hidden")
-    in_tmp = _open_kept(SANDBOX_TMP, keep_real)  # e.g. a virtual environment created under /tmp
+    # the private /tmp first: what is kept under the host's /tmp (a virtual environment made
+    # there, the checkout around it) is bound back, and the hiding below covers it too
+    in_tmp = _open_kept(SANDBOX_TMP, keep_real)
     try:
         _mount("tmpfs", SANDBOX_TMP, "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_bytes},{_inodes(tmp_bytes)},mode=1777")
         _bind_kept(in_tmp)
     finally:
         for fd in in_tmp.values():
             os.close(fd)
+    hidden: list[str] = []
+    for path in sorted(candidates):
+        _hide(path, keep_real, hidden)
+    features.append(f"{len(hidden)} grader paths hidden")
     if os.path.isdir("/dev/shm"):
         try:
             _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_bytes},{_inodes(tmp_bytes)},mode=1777")
