@@ -84,7 +84,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.timeout is not None:
         if args.timeout <= 0:
             raise GraderError("--timeout must be positive")
-        limits.total_seconds = args.timeout
+        limits.limit_total(args.timeout)
     exercises = select_exercises(exercise_registry(pm), args.exercise)
     # the warm worker imports torch while this process reads the submission
     with WorkerPool(1, preload=sorted({e.module for e in exercises})) as pool:

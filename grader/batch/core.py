@@ -237,7 +237,7 @@ def run_batch(options: BatchOptions, pm=None) -> BatchReport:
     if options.timeout is not None:
         if options.timeout <= 0:
             raise GraderError("--timeout must be positive")
-        limits.total_seconds = options.timeout
+        limits.limit_total(options.timeout)
     jobs = options.jobs or default_jobs(limits.memory_bytes)
     source = Path(options.source).expanduser()
     if not source.exists():

@@ -238,7 +238,7 @@ def run_autograder(root: Path, exercise_ids: Sequence[str] | None = None, timeou
     device = pm.hook.grader_select_device(requested=config.get("device", "cpu")) or "cpu"
     limits = Limits()
     if timeout or config.get("timeout"):
-        limits.total_seconds = float(timeout or config["timeout"])
+        limits.limit_total(float(timeout or config["timeout"]))
     submission_dir = root / "submission"
     found, _, _ = _read_folder(submission_dir, []) if submission_dir.is_dir() else ([], [], [])
     candidates = [f for f in found if not stray_reason(f.rel)]

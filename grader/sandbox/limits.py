@@ -26,6 +26,13 @@ class Limits:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def limit_total(self, seconds: float) -> None:
+        """Set the whole submission's time limit (``--timeout``). A cell or statement may
+        then run for at most half of it, so that one that hangs is skipped and the rest
+        of the submission is still graded within the limit."""
+        self.total_seconds = seconds
+        self.unit_seconds = min(self.unit_seconds, max(1.0, seconds / 2))
+
 
 def human_bytes(n: int) -> str:
     for unit in ("bytes", "KiB", "MiB", "GiB"):

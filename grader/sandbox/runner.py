@@ -374,7 +374,11 @@ def run_in_sandbox(submission: dict[str, Any], probes: list[dict[str, Any]], *, 
             outcome.fatal = reason if culprit != ("startup",) else (
                 f"the grading worker could not start: {reason}. {outcome.output[-800:]}".strip())
             break
-        if time.monotonic() > deadline_total or outcome.attempts > limits.max_restarts:
+        if time.monotonic() > deadline_total:
+            outcome.fatal = reason if "total time limit" in reason else (
+                f"the submission's total time limit of {limits.total_seconds:g} s ran out; the last problem: {reason}")
+            break
+        if outcome.attempts > limits.max_restarts:
             outcome.fatal = f"gave up after {outcome.attempts} attempts; the last: {reason}"
             break
     outcome.seconds = time.monotonic() - started
