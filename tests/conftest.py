@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -62,7 +63,7 @@ def worker_pool():
         from grader.sandbox.launch import WorkerPool
 
         modules = sorted({e.module for e in exercise_registry(get_plugin_manager()).values()})
-        _POOL.append(WorkerPool(1, preload=modules, warm=True))
+        _POOL.append(WorkerPool(2, preload=modules, warm=True))  # grade_jobs grades two at a time
     return _POOL[0]
 
 
@@ -78,6 +79,40 @@ def grade(path: Path, *exercises: str, timeout: float | None = None, device: str
         limits.total_seconds = timeout
     return grade_path(path, list(exercises) or None, device=device, limits=limits,
                       pool=None if fresh else worker_pool()).to_dict()
+
+
+def builtin_exercise(exercise_id: str):
+    """The built-in Exercise ``exercise_id``, without loading third-party plugins."""
+    from grader.engine import exercise_registry
+    from grader.plugins import make_plugin_manager
+
+    return exercise_registry(make_plugin_manager(autoload=False))[exercise_id]
+
+
+def mutant_path(exercise_id: str, file_name: str) -> Path:
+    """The path of one shipped mutant of a built-in exercise."""
+    path = builtin_exercise(exercise_id).mutants / file_name
+    assert path.is_file(), f"no mutant {file_name} for {exercise_id}"
+    return path
+
+
+def grade_jobs(jobs: dict[str, Path], exercise_id: str) -> dict[str, dict]:
+    """Grade the exercise's reference first under "reference" (it fills the reference cache), then
+    ``jobs`` two at a time; returns name -> result. A shipped mutant is graded with its own
+    ``# probe-seconds:`` limit, as ``grader verify`` grades it."""
+    from grader.sandbox import Limits
+    from grader.verify import read_mutants
+
+    exercise = builtin_exercise(exercise_id)
+    probe_seconds = {m.path.resolve(): m.probe_seconds for m in read_mutants(exercise)}
+
+    def run(path: Path) -> dict:
+        return grade(path, exercise_id, limits=Limits(probe_seconds=probe_seconds.get(Path(path).resolve())))
+
+    out = {"reference": grade(exercise.reference, exercise_id)}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        out.update(zip(jobs, pool.map(run, jobs.values())))
+    return out
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

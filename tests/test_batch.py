@@ -155,16 +155,17 @@ def test_canvas_every_submission_has_its_row(canvas):
     with open(out / "grades.csv", newline="", encoding="utf-8") as f:
         header = next(csv.reader(f))
     assert header[:7] == ["student", "submission", "score", "max_score", "tensor_ops", "status", "message"]
-    for key in ("doejane", "multi", "twin_109", "zoë"):
+    # looper's first cell hangs: it is stopped at half the --timeout and skipped, the rest is graded
+    for key in ("doejane", "multi", "twin_109", "zoë", "looper"):
         assert (rows[key]["score"], rows[key]["max_score"]) == ("10", "10"), rows[key]
     for key in ("smithbob", "twin_110"):
         assert 0 < float(rows[key]["score"]) < 10
-    for key in ("brokenjson", "emptyfile", "pdfguy", "looper"):
+    for key in ("brokenjson", "emptyfile", "pdfguy"):
         assert rows[key]["score"] == "0", rows[key]
     assert "invalid JSON" in rows["brokenjson"]["message"]
     assert "empty" in rows["emptyfile"]["message"]
     assert "PDF" in rows["pdfguy"]["message"] or "not UTF-8" in rows["pdfguy"]["message"]
-    assert "time limit" in rows["looper"]["message"] and f"{TIMEOUT} s" in rows["looper"]["message"]
+    assert "time limit" in rows["looper"]["message"] and "cell 1" in rows["looper"]["message"]
     assert "exited" in rows["quitter"]["message"] and "cell 2" in rows["quitter"]["message"]
     # identity from the Canvas names: user ids, the late mark, the file graded
     assert rows["smithbob"]["lms_id"] == "102" and rows["smithbob"]["late"] == "yes"
@@ -193,7 +194,7 @@ def test_canvas_files_and_exports(canvas):
     assert gradebook[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Homework 1 (777)"]
     assert gradebook[1][0] == "Points Possible" and gradebook[1][-1] == "10"
     ids = {line[1]: line[-1] for line in gradebook[2:]}
-    assert len(ids) == 11 and ids["101"] == "10" and ids["106"] == "0"
+    assert len(ids) == 11 and ids["101"] == "10" and ids["106"] == "10"
     assert not (out / "moodle_grading_worksheet.csv").exists()
     summary = (out / "summary.html").read_text()
     assert summary.count("<svg") == 2  # the total and tensor_ops
