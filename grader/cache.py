@@ -1,4 +1,4 @@
-"""On-disk caches in the user's cache folder, written atomically."""
+"""Atomic file writes, and the user's cache folder (reference observations live there)."""
 
 from __future__ import annotations
 
@@ -19,21 +19,9 @@ def cache_dir() -> Path:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON so that a reader sees the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write JSON so that a reader sees the old file or the new one, never half of one
+    (private to the user: caches hold expected values)."""
+    write_text_atomic(path, json.dumps(data), private=True)
 
 
 def read_json(path: Path) -> Any | None:
@@ -44,14 +32,25 @@ def read_json(path: Path) -> Any | None:
         return None
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a text file atomically (temporary file in the same folder, then rename)."""
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_text_atomic(path: Path, text: str, *, private: bool = False) -> Path:
+    """Write a text file atomically (temporary file in the same folder, flushed to disk,
+    then renamed): a reader sees the old file or the new one. Readable as the umask allows,
+    like any file the user creates, unless ``private``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        os.fchmod(fd, 0o600 if private else 0o666 & ~_umask())
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -59,3 +58,4 @@ def write_text_atomic(path: Path, text: str) -> None:
         except OSError:
             pass
         raise
+    return path

@@ -32,7 +32,7 @@ import grader
 from grader.batch.executor import GradeTask, TaskOutcome
 from grader.batch.layouts import Inventory, StudentSubmission, discover
 from grader.batch.progress import Progress
-from grader.batch.files import write_public
+from grader.cache import write_text_atomic
 from grader.cache import read_json, write_json_atomic
 from grader.errors import GraderError
 
@@ -143,7 +143,7 @@ def _write_if_changed(path: Path, text: str) -> None:
             return
     except (OSError, UnicodeDecodeError):
         pass
-    write_public(path, text)
+    write_text_atomic(path, text)
 
 
 def _remove(path: Path) -> None:
@@ -421,6 +421,6 @@ def _finish(pm, out: Path, state: Path, inventory: Inventory, rows: list[Row], e
             "graded_now": graded, "unchanged": len(rows) - graded - sum(1 for r in rows if r.status == "not_graded"),
             "inventory": inventory.to_dict()}
     path = out / "batch.json"
-    write_public(path, json.dumps(info, indent=2, ensure_ascii=False) + "\n")
+    write_text_atomic(path, json.dumps(info, indent=2, ensure_ascii=False) + "\n")
     written.append(path)
     return written

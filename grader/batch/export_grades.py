@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import grader
-from grader.batch.files import write_public
+from grader.cache import write_text_atomic
 
 FILENAME = "grades.csv"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -40,7 +40,7 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) 
     writer.writerow(header)
     for row in rows:
         writer.writerow([safe_cell(v) for v in row])
-    write_public(path, buffer.getvalue())
+    write_text_atomic(path, buffer.getvalue())
     return path
 
 

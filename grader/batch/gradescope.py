@@ -223,7 +223,7 @@ def run_autograder(root: Path, exercise_ids: Sequence[str] | None = None, timeou
                    pm=None) -> dict[str, Any]:
     """Grade ``root/submission`` and write ``root/results/results.json``; returns what it wrote."""
     from grader.batch.layouts import _read_folder, pick_primary, stray_reason
-    from grader.batch.files import write_public
+    from grader.cache import write_text_atomic
     from grader.engine import exercise_registry, grade_submission, select_exercises
     from grader.plugins import get_plugin_manager
     from grader.sandbox import Limits
@@ -258,5 +258,5 @@ def run_autograder(root: Path, exercise_ids: Sequence[str] | None = None, timeou
             data = results_json(result, visibility, report)
         except GraderError as exc:
             data = _failure_json(str(exc).replace(str(primary.path), primary.rel), exercises, visibility)
-    write_public(root / "results" / "results.json", json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    write_text_atomic(root / "results" / "results.json", json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     return data

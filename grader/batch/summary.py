@@ -13,7 +13,7 @@ from typing import Any, Sequence
 from urllib.parse import quote
 
 import grader
-from grader.batch.files import write_public
+from grader.cache import write_text_atomic
 
 FILENAME = "summary.html"
 CHART_W, CHART_H, BINS = 420, 150, 10
@@ -105,5 +105,5 @@ def write_summary(out: Path, records, inventory, exercises, interrupted: bool = 
     html = environment().get_template("summary.html.j2").render(
         s=build_context(records, inventory, exercises, interrupted))
     path = Path(out) / FILENAME
-    write_public(path, html)
+    write_text_atomic(path, html)
     return path
