@@ -34,6 +34,7 @@ SOCKET_FOLDERS = ("/run", "/var/run")  # covered: connect() works on a read-only
 _SYSTEM_FOLDERS = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/opt", "/nix", "/snap", "/boot",
                    "/proc", "/sys", "/dev")
 WORKDIR = "/tmp/work"
+HIDDEN_FILE = "/tmp/.hidden-by-grader"  # on the private /tmp: what a hidden file is replaced with
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True) if sys.platform == "linux" else None
 
@@ -104,10 +105,14 @@ def _mount_points() -> list[tuple[str, int]]:
 
 
 def _cover(path: str) -> None:
+    """A folder becomes an empty one nobody may enter; a file, an empty one nobody may
+    read (so opening it says "Permission denied", not garbage)."""
     if os.path.isdir(path):
         _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=000")
     else:
-        _mount("/dev/null", path, None, MS_BIND)
+        if not os.path.exists(HIDDEN_FILE):
+            os.close(os.open(HIDDEN_FILE, os.O_CREAT | os.O_WRONLY, 0o000))
+        _mount(HIDDEN_FILE, path, None, MS_BIND)
 
 
 def _hide(path: str, keep: list[str], hidden: list[str]) -> None:
