@@ -1,4 +1,5 @@
-"""The command line: ``grader check`` for students, ``grader list`` for everyone.
+"""The command line: ``grader check`` for students; ``list``, ``verify``, ``starter``,
+``new``, ``batch`` and ``gradescope`` for instructors.
 
 User errors (:class:`grader.GraderError`) are caught once, here: one line on stderr,
 exit status 2, no traceback.
