@@ -19,14 +19,37 @@ from grader.exercise import Exercise, Verdict
 from grader.judging import compare_tensors, describe
 
 def _dataset_files() -> list[str]:
-    """scikit-learn's copy of the digits: hidden from the sandbox, or a submission could
-    look the test images up in the full data set and read their labels."""
+    """scikit-learn's copy of the digits (the sandbox shows the training split there)."""
     import importlib.util
     import os
 
     spec = importlib.util.find_spec("sklearn")
     folders = (spec.submodule_search_locations or []) if spec else []
     return [path for f in folders if os.path.exists(path := os.path.join(f, "datasets", "data", "digits.csv.gz"))]
+
+
+def _training_digits() -> dict[str, Path]:
+    """What the sandbox shows as scikit-learn's digits: the training split only, raw
+    pixels and labels, so a notebook's own load_digits() works while no test label is
+    there to be looked up."""
+    import gzip
+    import io
+
+    from grader.cache import cache_dir, write_bytes_atomic
+
+    path = cache_dir() / "sandbox" / f"digits-train-{SPLIT_SEED}-{TEST_FRACTION}.csv.gz"
+    if not path.exists():
+        data, target = _load_digits()
+        train_idx = _split_indices()[0]
+        text = io.StringIO()
+        np.savetxt(text, np.column_stack([data[train_idx], target[train_idx]]), fmt="%d", delimiter=",")
+        write_bytes_atomic(path, gzip.compress(text.getvalue().encode(), mtime=0))
+    return {shown: path for shown in _dataset_files()}
+
+
+LOAD_DIGITS_NOTE = ("the notebook calls load_digits(): while grading, it returns the training digits only (three "
+                    "quarters of the 1797; the held-out quarter is what your classifier is graded on), and "
+                    "train_digits_classifier gets the same training digits, standardized")
 
 
 exercise = Exercise(
@@ -36,7 +59,8 @@ exercise = Exercise(
     reference=Path(__file__).resolve().parent.parent / "reference" / "digits_classifier.py",
     mutants=Path(__file__).resolve().parent / "mutants" / "digits_classifier",
     description="train_digits_classifier, predict",
-    hidden_paths=tuple(_dataset_files()),
+    sandbox_files=_training_digits,
+    source_notes={"load_digits": LOAD_DIGITS_NOTE},
 )
 
 TRAIN_SECONDS = 60.0  # the student's training, wall clock, one CPU thread
@@ -95,20 +119,27 @@ def _load_digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 @functools.lru_cache(maxsize=1)
-def _split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """X_train, y_train, X_test, y_test: a fixed stratified split of load_digits,
-    standardized with the training set's mean and std (constant pixels stay 0).
-    Never called inside the sandbox: the test labels must not get there."""
-    data, target = _load_digits()
-    X, y = data.astype(np.float64), target.astype(np.int64)
+def _split_indices() -> tuple[np.ndarray, np.ndarray]:
+    """The training and test rows of load_digits: a fixed stratified split."""
+    _, target = _load_digits()
+    y = target.astype(np.int64)
     rng = np.random.RandomState(SPLIT_SEED)
     test = np.zeros(len(y), dtype=bool)
     for label in np.unique(y):
         members = np.flatnonzero(y == label)
         chosen = rng.permutation(members)[: int(round(TEST_FRACTION * len(members)))]
         test[chosen] = True
-    train_idx = rng.permutation(np.flatnonzero(~test))
-    test_idx = rng.permutation(np.flatnonzero(test))
+    return rng.permutation(np.flatnonzero(~test)), rng.permutation(np.flatnonzero(test))
+
+
+@functools.lru_cache(maxsize=1)
+def _split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """X_train, y_train, X_test, y_test: the fixed split, standardized with the training
+    set's mean and std (constant pixels stay 0). Never called inside the sandbox: the
+    test labels must not get there."""
+    data, target = _load_digits()
+    X, y = data.astype(np.float64), target.astype(np.int64)
+    train_idx, test_idx = _split_indices()
     mean = X[train_idx].mean(axis=0)
     std = X[train_idx].std(axis=0)
     std[std == 0] = 1.0

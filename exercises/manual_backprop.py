@@ -173,9 +173,9 @@ def _probe_fit(student, rec):
         x, y = data[name]
         for mode in FIT_VARIANTS if key in FIT_VARIANT_CASES else ():
             rec.record(f"{key}.{mode}", _fit_variant(x, y, lr, steps, mode))
-        timed_out = next((v for v in rec.observations.values() if isinstance(v, dict) and v.get("timed_out")), None)
+        timed_out = rec.timed_out()
         if timed_out is not None:  # one run past its limit: the longer ones would be too
-            rec.observations[key] = dict(timed_out)
+            rec.fail_like(key, timed_out)
             continue
         rec.call(key, "fit_cubic", x.clone(), y.clone(), lr, steps, timeout=10)
 

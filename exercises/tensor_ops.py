@@ -25,8 +25,6 @@ HINT_UNBIASED = ("torch.std is unbiased by default (it divides by n - 1); the po
                  "use x.std(dim=0, unbiased=False) or correction=0, like np.std.")
 HINT_CONSTANT = ("a constant column has std 0, and 0 / 0 is NaN: replace a zero std before dividing, e.g. "
                  "torch.where(std == 0, torch.ones_like(std), std), so that column becomes all zeros.")
-HINT_IN_PLACE = ("your function changed the caller's tensor: in-place operations (x -= ..., x /= ..., x.sub_()) "
-                 "modify the argument. Compute a new tensor instead: (x - mean) / std.")
 HINT_BOOL_MEAN = ("mean() of a bool (or int) tensor raises: cast first, e.g. mask.float().mean().")
 HINT_TRANSPOSE = ("x.T (or permute with all dims reversed) reverses every dimension; only the last two must be "
                   "swapped: x.transpose(-2, -1).")
@@ -61,7 +59,6 @@ def _probe_standardize(student, rec):
     x = torch.randn(50, 4) * torch.tensor([1.0, 10.0, 0.1, 3.0]) + torch.tensor([0.0, 5.0, -2.0, 100.0])
     rec.record("random.input", x.clone())
     rec.call("random", "column_standardize", x)
-    rec.record("random.input_after", x)
     x64 = torch.randn(20, 3, dtype=torch.float64) * 2 + 1
     rec.record("float64.input", x64.clone())
     rec.call("float64", "column_standardize", x64)
@@ -119,6 +116,14 @@ def _check_copies(ctx):
     return verdict
 
 
+@exercise.check("column_standardize.input_unchanged", points=1.0, probe="column_standardize",
+                requires=("column_standardize",))
+def _check_unchanged(ctx):
+    """column_standardize leaves its argument unchanged"""
+    ctx.got("random")  # a call that changed its tensor argument in place fails here, once, with the hint
+    return Verdict(True, "the argument is the same after the call")
+
+
 @exercise.check("column_standardize.population_std", points=2.0, probe="column_standardize",
                 requires=("column_standardize",))
 def _check_standardize(ctx):
@@ -147,18 +152,6 @@ def _check_constant(ctx):
     verdict = compare_tensors(got, ctx.expected("constant"), what="on an input with constant columns")
     if not verdict.passed and got.data is not None and np.isnan(got.data.astype(np.float64)).any():
         verdict.hint = HINT_CONSTANT
-    return verdict
-
-
-@exercise.check("column_standardize.input_unchanged", points=1.0, probe="column_standardize",
-                requires=("column_standardize",), depends=("column_standardize.population_std",))
-def _check_unchanged(ctx):
-    """column_standardize leaves its argument unchanged"""
-    verdict = compare_tensors(ctx.got("random.input_after"), ctx.expected("random.input_after"),
-                              what="the argument after the call")
-    if not verdict.passed:
-        verdict.message = "the argument x was modified by the call: " + verdict.message
-        verdict.hint = HINT_IN_PLACE
     return verdict
 
 

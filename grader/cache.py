@@ -38,6 +38,27 @@ def _umask() -> int:
     return mask
 
 
+def write_bytes_atomic(path: Path, data: bytes) -> Path:
+    """Write a private binary file atomically (see :func:`write_text_atomic`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
 def write_text_atomic(path: Path, text: str, *, private: bool = False) -> Path:
     """Write a text file atomically (temporary file in the same folder, flushed to disk,
     then renamed): a reader sees the old file or the new one. Readable as the umask allows,

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from grader.text import clean
+
 MAX_DEPTH = 12
 MAX_ITEMS = 10_000
 MAX_REPR = 300
@@ -58,6 +60,7 @@ class Raised:
     bases: list[str] = field(default_factory=list)  # names in the exception's MRO
     timed_out: bool = False
     forbidden: str | None = None
+    filename: str | None = None  # an OSError's file name (a path the sandbox does not show, say)
 
     def is_a(self, name: str) -> bool:
         return name == self.type or name in self.bases
@@ -105,52 +108,170 @@ def _typed(cls, type_name: str, items):
     return obj
 
 
-def decode(obj: Any) -> Any:
-    """Rebuild a value that :func:`encode` produced, with NumPy only."""
-    if isinstance(obj, list):
-        return [decode(x) for x in obj]
-    if not isinstance(obj, dict):
+class Malformed(ValueError):
+    """A value that :func:`encode` cannot have produced: forged or corrupted data."""
+
+
+#: dtypes that travel as themselves, and those (torch-only) that travel as float32/complex64
+_OTHER_DTYPES = frozenset({"bfloat16", "complex32", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz",
+                           "float8_e5m2fnuz", "float8_e8m0fnu", "float4_e2m1fn_x2", "qint8", "quint8", "qint32",
+                           "quint4x2", "quint2x4", "bits8", "bits16", "uint1", "uint2", "uint3", "uint4", "uint5",
+                           "uint6", "uint7", "int1", "int2", "int3", "int4", "int5", "int6", "int7"})
+_KINDS = frozenset({"tensor", "ndarray", "numpy_scalar"})
+MAX_DIMS = 32
+MAX_NAME = 200
+
+
+def _text(value: Any, what: str, limit: int | None = None) -> str:
+    if not isinstance(value, str):
+        raise Malformed(f"{what} is not text")
+    if limit is not None and len(value) > limit:
+        raise Malformed(f"{what} is too long")
+    return clean(value)
+
+
+def _flag(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise Malformed(f"{what} is not true or false")
+    return value
+
+
+def _shape(value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list) or len(value) > MAX_DIMS or not all(
+            type(d) is int and 0 <= d < 2**53 for d in value):
+        raise Malformed("a tensor's shape is not a list of sizes")
+    return tuple(value)
+
+
+def _tensor(obj: dict[str, Any]) -> TensorValue:
+    kind = obj.get("kind")
+    if kind not in _KINDS:
+        raise Malformed("a tensor of an unknown kind")
+    dtype = _text(obj.get("dtype"), "a tensor's dtype", MAX_NAME)
+    shape = _shape(obj.get("shape"))
+    device = _text(obj.get("device", "cpu"), "a tensor's device", MAX_NAME)
+    type_name = _text(obj.get("type", "Tensor"), "a tensor's type", MAX_NAME)
+    requires_grad = _flag(obj.get("requires_grad", False), "requires_grad")
+    raw = obj.get("data")
+    if raw is None:  # only a meta tensor has no data
+        if kind != "tensor" or device.split(":")[0] != "meta":
+            raise Malformed(f"a {device} tensor without its data")
+        return TensorValue(kind, dtype, shape, device, requires_grad, type_name, None)
+    if dtype in _NUMPY_DTYPES:
+        wire = _NUMPY_DTYPES[dtype]
+    elif dtype in _OTHER_DTYPES and kind == "tensor":
+        wire = "<c8" if dtype.startswith("complex") else "<f4"
+    else:
+        raise Malformed(f"a tensor of unknown dtype {dtype[:40]!r}")
+    if obj.get("wire") != wire:
+        raise Malformed("a tensor's bytes are not in the encoding of its dtype")
+    if not isinstance(raw, str):
+        raise Malformed("a tensor's data is not text")
+    count = int(np.prod(shape, dtype=np.float64))
+    itemsize = np.dtype(wire).itemsize
+    if len(raw) != 4 * ((count * itemsize + 2) // 3):
+        raise Malformed("a tensor's data does not fit its shape")
+    try:
+        data = np.frombuffer(base64.b64decode(raw, validate=True), dtype=np.dtype(wire))
+    except (ValueError, TypeError):
+        raise Malformed("a tensor's data is not base64") from None
+    if data.size != count:
+        raise Malformed("a tensor's data does not fit its shape")
+    return TensorValue(kind, dtype, shape, device, requires_grad, type_name, data.reshape(shape).copy())
+
+
+def _items(obj: dict[str, Any], depth: int) -> list[Any]:
+    items = obj.get("items")
+    if not isinstance(items, list) or len(items) > MAX_ITEMS:
+        raise Malformed("a container without its items")
+    return [decode(x, depth + 1) for x in items]
+
+
+def _raised(obj: dict[str, Any]) -> Raised:
+    bases = obj.get("bases", [])
+    if not isinstance(bases, list) or len(bases) > 64:
+        raise Malformed("an exception's bases are not a list")
+    forbidden = obj.get("forbidden")
+    filename = obj.get("filename")
+    return Raised(type=_text(obj.get("type"), "an exception's type", MAX_NAME),
+                  message=_text(obj.get("message", ""), "an exception's message"),
+                  traceback=_text(obj.get("traceback", ""), "a traceback"),
+                  bases=[_text(b, "an exception's base", MAX_NAME) for b in bases],
+                  timed_out=_flag(obj.get("timed_out", False), "timed_out"),
+                  forbidden=None if forbidden is None else _text(forbidden, "a forbidden name", MAX_NAME),
+                  filename=None if filename is None else _text(filename, "a file name", 4096))
+
+
+def _number(obj: dict[str, Any], kind: type) -> Any:
+    value = obj.get("value")
+    if not isinstance(value, str) or len(value) > 5000:
+        raise Malformed(f"a {kind.__name__} without its value")
+    try:
+        return kind(value)
+    except ValueError:
+        raise Malformed(f"a {kind.__name__} that does not parse") from None
+
+
+def decode(obj: Any, depth: int = 0) -> Any:
+    """Rebuild, with NumPy only, a value that :func:`encode` produced, validating every
+    field on the way: anything ``encode`` cannot have produced (a tensor whose bytes do
+    not fit its shape, a message that is not text, an unknown tag, nesting deeper than
+    ``encode`` goes) raises :class:`Malformed`. All text comes back through
+    :func:`grader.text.clean`."""
+    if depth > 4 * MAX_DEPTH + 8:
+        raise Malformed("nested too deeply")
+    if obj is None or isinstance(obj, (bool, int, float)):
         return obj
+    if isinstance(obj, str):
+        return clean(obj)
+    if not isinstance(obj, dict):
+        raise Malformed("a bare list")  # encode tags every container
     tag = obj.get("$")
     if tag == "tensor":
-        data = None
-        if obj.get("data") is not None:
-            raw = base64.b64decode(obj["data"])
-            wire = obj["wire"]
-            data = np.frombuffer(raw, dtype=np.dtype(wire)).reshape(obj["shape"]).copy()
-        return TensorValue(
-            kind=obj["kind"], dtype=obj["dtype"], shape=tuple(obj["shape"]),
-            device=obj.get("device", "cpu"), requires_grad=bool(obj.get("requires_grad")),
-            type_name=obj.get("type", "Tensor"), data=data,
-        )
-    if tag == "tuple":
-        items = tuple(decode(x) for x in obj["items"])
-        return _typed(TypedTuple, obj["type"], items) if obj.get("type", "tuple") != "tuple" else items
-    if tag == "list":
-        return _typed(TypedList, obj["type"], [decode(x) for x in obj["items"]])
+        return _tensor(obj)
+    if tag in ("tuple", "list"):
+        type_name = _text(obj.get("type", tag), "a container's type", MAX_NAME)
+        items = _items(obj, depth)
+        if tag == "list":
+            return _typed(TypedList, type_name, items)
+        return _typed(TypedTuple, type_name, items) if type_name != "tuple" else tuple(items)
     if tag == "dict":
-        items = [(_hashable(decode(k)), decode(v)) for k, v in obj["items"]]
-        if obj.get("type", "dict") != "dict":
-            return _typed(TypedDict_, obj["type"], items)
-        return dict(items)
+        type_name = _text(obj.get("type", "dict"), "a mapping's type", MAX_NAME)
+        pairs = obj.get("items")
+        if not isinstance(pairs, list) or len(pairs) > MAX_ITEMS or not all(
+                isinstance(p, list) and len(p) == 2 for p in pairs):
+            raise Malformed("a mapping's items are not pairs")
+        items = [(_hashable(decode(k, depth + 1)), decode(v, depth + 1)) for k, v in pairs]
+        return _typed(TypedDict_, type_name, items) if type_name != "dict" else dict(items)
     if tag == "float":
-        return float(obj["value"])
+        return _number(obj, float)
     if tag == "int":
-        return int(obj["value"])
+        return _number(obj, int)
     if tag == "raised":
-        return Raised(type=obj["type"], message=obj["message"], traceback=obj.get("traceback", ""),
-                      bases=list(obj.get("bases", [])), timed_out=bool(obj.get("timed_out")),
-                      forbidden=obj.get("forbidden"))
+        return _raised(obj)
     if tag == "missing":
-        return Missing(obj["name"])
+        return Missing(_text(obj.get("name"), "a missing name", MAX_NAME))
+    if tag == "bytes":
+        data = obj.get("data")
+        if not isinstance(data, str):
+            raise Malformed("bytes without their data")
+        try:
+            return base64.b64decode(data, validate=True)
+        except ValueError:
+            raise Malformed("bytes that are not base64") from None
     if tag == "object":
-        return OpaqueObject(obj["type"], obj.get("repr", ""),
-                            {k: decode(v) for k, v in obj.get("attributes", {}).items()})
-    return {k: decode(v) for k, v in obj.items()}
+        attributes = obj.get("attributes", {})
+        if not isinstance(attributes, dict):
+            raise Malformed("an object's attributes are not a mapping")
+        return OpaqueObject(_text(obj.get("type"), "an object's type", MAX_NAME),
+                            _text(obj.get("repr", ""), "an object's repr", 4 * MAX_REPR),
+                            {_text(k, "an attribute name", MAX_NAME): decode(v, depth + 1)
+                             for k, v in attributes.items()})
+    raise Malformed(f"an unknown kind of value {str(tag)[:20]!r}")
 
 
 def _hashable(key: Any) -> Any:
-    if isinstance(key, list):
+    if isinstance(key, (list, tuple)):
         return tuple(_hashable(k) for k in key)
     if isinstance(key, TensorValue):
         return ("tensor", key.shape)
@@ -215,6 +336,8 @@ def encode(value: Any, torch: Any = None, depth: int = 0) -> Any:
         return {"$": "tensor", "kind": kind, "dtype": dtype, "shape": list(array.shape), "device": "cpu",
                 "type": type(value).__name__, "wire": wire,
                 "data": base64.b64encode(np.ascontiguousarray(array).astype(np.dtype(wire)).tobytes()).decode()}
+    if type(value) is bytes:
+        return {"$": "bytes", "data": base64.b64encode(value).decode()}
     if isinstance(value, tuple):
         type_name = "Size" if torch is not None and isinstance(value, torch.Size) else type(value).__name__
         return {"$": "tuple", "type": type_name, "items": [encode(v, torch, depth + 1) for v in value[:MAX_ITEMS]]}

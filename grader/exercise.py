@@ -22,16 +22,25 @@ compares the two on the trusted side.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import pluggy
+
 from grader.codec import Missing, Raised
+from grader.states import CheckStatus
 from grader.static import StudentSource
 
 POINTS_PER_EXERCISE = 10.0
+hookimpl = pluggy.HookimplMarker("grader")
+HINT_IN_PLACE = ("your function changed the tensor it was given: in-place operations (x -= ..., x /= ..., "
+                 "x.add_(), x[...] = ...) modify the caller's tensor. Compute a new tensor instead "
+                 "(y = x - mean), or work on a copy (x = x.clone()).")
 
 
 @dataclass
@@ -42,7 +51,7 @@ class Verdict:
     message: str = ""
     hint: str | None = None
     fraction: float | None = None
-    status: str | None = None  # force "error" when the student's code raised
+    status: CheckStatus | None = None  # CheckStatus.ERROR when the student's code raised or was stopped
 
     @property
     def credit(self) -> float:
@@ -64,7 +73,9 @@ class StudentFailed(Exception):
 class Probe:
     name: str
     function: Callable[..., None]
-    timeout: float = 10.0
+    timeout: float = 10.0  # CPU seconds
+    prelude: bool = False  # run before any student code (baselines for timed calls)
+    inspects: str | None = None  # an inspector: runs in a fresh worker on what this probe recorded
 
 
 @dataclass
@@ -76,23 +87,28 @@ class Check:
     judge: Callable[["CheckContext"], Verdict]
     requires: tuple[str, ...] = ()
     depends: tuple[str, ...] = ()
-    hints: dict[str, str] = field(default_factory=dict)  # raised-exception type -> hint
+    hints: dict[str, str] = field(default_factory=dict)  # raised-exception type or message text -> hint
 
 
 @dataclass
 class CheckContext:
     """What a check's judge sees: the student's and the reference's observations of its
-    probe (already decoded, NumPy only), the student's source, and the grading device."""
+    probe (decoded, NumPy only), the runner's measurements of its timed calls, the
+    student's source, and the grading device."""
 
     got_observations: dict[str, Any]
     expected_observations: dict[str, Any]
     source: StudentSource
     device: str
     check: Check
+    measurements: dict[str, dict[str, Any]] = field(default_factory=dict)  # probe -> key -> Timing
+    charged: set[str] = field(default_factory=set)  # mistakes already charged in this exercise
+    exercise_observations: dict[str, dict[str, Any]] = field(default_factory=dict)  # probe -> observations
 
     def got(self, key: str) -> Any:
-        """The student's observation ``key``; a raise, a time-out or a missing name
-        becomes the check's failure (with the traceback and any matching hint)."""
+        """The student's observation ``key``; a raise, a time-out, a missing name or an
+        in-place change of the call's tensor arguments (charged once per exercise)
+        becomes the check's failure, with the traceback and any matching hint."""
         if key not in self.got_observations:
             failure = self.got_observations.get("__probe_failure__")
             if isinstance(failure, Raised):  # the probe itself stopped, e.g. on an object it could not use
@@ -103,13 +119,27 @@ class CheckContext:
                 verdict.message = f"could not be checked because an earlier call failed: {verdict.message}"
                 raise StudentFailed(verdict)
             raise StudentFailed(Verdict(False, f"the grader recorded nothing for {key!r} (the probe stopped early)",
-                                        status="error"))
+                                        status=CheckStatus.ERROR))
         value = self.got_observations[key]
         if isinstance(value, Missing):
             raise StudentFailed(Verdict(False, f"`{value.name}` is not defined at the top level of the submission"))
         if isinstance(value, Raised):
             raise StudentFailed(self.raised_verdict(value))
+        self._charge_in_place(key)
         return value
+
+    def _charge_in_place(self, key: str) -> None:
+        changed = self.got_observations.get(key + ".inputs_changed")
+        if not isinstance(changed, dict):
+            return
+        function = str(changed.get("function", "the function"))
+        mistake = f"in_place:{function}"
+        if mistake in self.charged:
+            return
+        self.charged.add(mistake)
+        arguments = ", ".join(map(str, changed.get("arguments", []))) or "an argument"
+        raise StudentFailed(Verdict(False, f"{function} changed its argument {arguments} in place (the caller's "
+                                           f"tensor is not the same after the call)", hint=HINT_IN_PLACE))
 
     def raw(self, key: str, default: Any = None) -> Any:
         """The student's observation ``key`` as recorded, a :class:`Raised` included."""
@@ -121,25 +151,44 @@ class CheckContext:
             raise RuntimeError(f"the reference solution failed on {key!r}: {value}")
         return value
 
+    def measured(self, key: str, probe: str | None = None) -> Any:
+        """The runner's measurement (:class:`grader.sandbox.attempt.Timing`: CPU seconds
+        and the inputs' seed) of the timed call ``key`` of ``probe`` (default: this
+        check's probe), or None when it was not measured."""
+        return self.measurements.get(probe or self.check.probe or "", {}).get(key)
+
+    def other(self, probe: str) -> dict[str, Any]:
+        """The student's observations of another probe of the same exercise."""
+        return self.exercise_observations.get(probe, {})
+
     def raised_verdict(self, raised: Raised) -> Verdict:
         if raised.timed_out:
-            return Verdict(False, f"stopped: {raised.message}", status="error")
+            return Verdict(False, f"stopped: {raised.message}", status=CheckStatus.ERROR)
         if raised.forbidden:
             return Verdict(False, f"calls `{raised.forbidden}`, which this exercise does not allow")
         if raised.is_a("NotImplementedError"):  # a starter notebook's stub, left as it is: a plain failure
             return Verdict(False, f"not implemented yet: raised {raised.describe()}",
                            hint="this is still the starter's stub: replace `raise NotImplementedError` with your code")
         hint = next((h for name, h in self.check.hints.items() if raised.is_a(name) or name in raised.message), None)
-        return Verdict(False, f"raised {raised.describe()}", hint=hint, status="error")
+        return Verdict(False, f"raised {raised.describe()}", hint=hint, status=CheckStatus.ERROR)
 
 
 class Exercise:
-    """A gradeable exercise: contract names, probes (sandbox side) and checks (trusted side)."""
+    """A gradeable exercise: contract names, probes (sandbox side) and checks (trusted side).
+
+    An ``Exercise`` is itself a plugin: an entry point may name it directly
+    (``my_exercise = "my_package.exercise:exercise"``). The sandbox finds it again by
+    importing ``module`` (default: the module of its first probe function) and looking
+    for it there: bind it to a module-level name or return it from that module's
+    ``grader_exercises`` hook.
+    """
 
     def __init__(self, id: str, title: str, names: tuple[str, ...], reference: Path | str,
                  version: str = "1", description: str = "", points: float = POINTS_PER_EXERCISE,
                  hidden_paths: tuple[Path, ...] = (), mutants: Path | str | None = None,
-                 starter: Path | str | None = None):
+                 starter: Path | str | None = None, module: str | None = None, packages: tuple[str, ...] = (),
+                 sandbox_files: Callable[[], dict[str, Path]] | None = None,
+                 source_notes: dict[str, str] | None = None):
         self.id = id
         self.title = title
         self.names = tuple(names)
@@ -147,26 +196,63 @@ class Exercise:
         self.version = version
         self.description = description
         self.points = points
+        #: paths inside the sandbox's view to show empty
         self.hidden_paths = tuple(Path(p) for p in hidden_paths)
         #: folder of known-wrong solutions that ``grader verify`` runs (see docs/authoring.md)
         self.mutants = Path(mutants) if mutants is not None else None
         #: ``.py`` file with the student's stubs for ``grader starter`` (its docstring: the contract, in Markdown)
         self.starter = Path(starter) if starter is not None else None
+        #: distributions the sandbox must show besides torch, NumPy, scikit-learn and what they need
+        self.packages = tuple(packages)
+        #: ``() -> {path in the sandbox: file shown there instead}`` (called on the trusted side)
+        self.sandbox_files = sandbox_files
+        #: {function name: note}: shown when the submission calls that function (what the sandbox does with it)
+        self.source_notes = dict(source_notes or {})
+        self._module = module
         self._inputs: Callable[[str], dict[str, Any]] | None = None
         self.probes: dict[str, Probe] = {}
         self.checks: list[Check] = []
-        self.module = inspect.currentframe().f_back.f_globals.get("__name__", "")  # where probes are found
 
-    def probe(self, name: str, timeout: float = 10.0) -> Callable:
-        """Register a sandbox-side probe: ``fn(student, rec)`` records observations."""
+    @property
+    def module(self) -> str:
+        """The module the sandbox imports to find this exercise and its probes."""
+        if self._module:
+            return self._module
+        first = next(iter(self.probes.values()), None)
+        return first.function.__module__ if first is not None else ""
+
+    @hookimpl
+    def grader_exercises(self) -> list["Exercise"]:
+        return [self]
+
+    def probe(self, name: str, timeout: float = 10.0, prelude: bool = False) -> Callable:
+        """Register a sandbox-side probe: ``fn(student, rec)`` records observations.
+        ``timeout``: CPU seconds. ``prelude``: run it before any student code (e.g. to time
+        a baseline the student cannot have slowed down)."""
 
         def register(fn: Callable) -> Callable:
-            if name in self.probes:
-                raise ValueError(f"{self.id}: probe {name!r} registered twice")
-            self.probes[name] = Probe(name, fn, timeout)
+            self._add_probe(Probe(name, fn, timeout, prelude=prelude))
             return fn
 
         return register
+
+    def inspect(self, probe: str, timeout: float = 10.0) -> Callable:
+        """Register an inspector: ``fn(recorded, rec)`` runs in a fresh sandboxed worker that
+        never ran student code, on what ``probe`` recorded (``recorded``: key -> value, bytes
+        as bytes, tensors as NumPy arrays); what it records joins that probe's observations
+        as ``inspected.<key>``. Use it to look at files the student's code wrote (a
+        checkpoint loaded by an untouched torch, say)."""
+
+        def register(fn: Callable) -> Callable:
+            self._add_probe(Probe(f"inspect.{probe}", fn, timeout, inspects=probe))
+            return fn
+
+        return register
+
+    def _add_probe(self, probe: Probe) -> None:
+        if probe.name in self.probes:
+            raise ValueError(f"{self.id}: probe {probe.name!r} registered twice")
+        self.probes[probe.name] = probe
 
     def inputs(self, fn: Callable[[str], dict[str, Any]]) -> Callable:
         """Register a trusted-side function ``fn(device) -> {name: ndarray | plain data}``
@@ -197,11 +283,14 @@ class Exercise:
         return sum(c.points for c in self.checks)
 
     def fingerprint(self) -> str:
-        """Changes whenever the exercise's code or its reference changes (cache key)."""
-        digest = hashlib.sha256(f"{self.id}:{self.version}".encode())
-        module_file = inspect.getsourcefile(next(iter(self.probes.values())).function) if self.probes else None
-        for path in (module_file, self.reference):
-            if path and Path(path).exists():
+        """Changes whenever anything that can change a grade changes: the grading code
+        itself (:func:`grading_code_fingerprint`), this exercise's module (probes, checks,
+        hints) and its reference solution (cache key of results and references)."""
+        digest = hashlib.sha256(f"{self.id}:{self.version}:{grading_code_fingerprint()}".encode())
+        module = sys.modules.get(self.module)
+        files = {getattr(module, "__file__", None)} | {inspect.getsourcefile(p.function) for p in self.probes.values()}
+        for path in sorted(str(f) for f in files if f) + [str(self.reference)]:
+            if Path(path).exists():
                 digest.update(Path(path).read_bytes())
         return digest.hexdigest()[:16]
 
@@ -222,3 +311,25 @@ class Exercise:
         if not self.reference.exists():
             problems.append(f"reference {self.reference} does not exist")
         return problems
+
+
+#: the modules whose code decides verdicts: a change to any of them invalidates cached grades
+GRADING_MODULES = ("grader.codec", "grader.judging", "grader.exercise", "grader.engine", "grader.static",
+                   "grader.results", "grader.states", "grader.sandbox.recorder", "grader.sandbox.student",
+                   "grader.sandbox.stubs", "grader.sandbox.protocol", "grader.sandbox.attempt",
+                   "grader.sandbox.runner", "grader.sandbox.limits")
+
+
+@functools.lru_cache(maxsize=1)
+def grading_code_fingerprint() -> str:
+    """A digest of the grader's version and of the source of :data:`GRADING_MODULES`."""
+    import importlib.util
+
+    import grader
+
+    digest = hashlib.sha256(grader.__version__.encode())
+    for name in GRADING_MODULES:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin and Path(spec.origin).exists():
+            digest.update(name.encode() + b"\0" + Path(spec.origin).read_bytes())
+    return digest.hexdigest()[:16]

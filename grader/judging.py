@@ -131,8 +131,23 @@ def matches(got: Any, candidate: np.ndarray | TensorValue, dtype: str = "float32
     return compare_arrays(got.data, np.asarray(candidate), dtype=dtype).passed
 
 
+def as_int(value: Any) -> int | None:
+    """``value`` as a Python int when the contract's "an integer" accepts it: an ``int``
+    (not a ``bool``) or a NumPy integer scalar such as ``np.int64``; ``None`` otherwise
+    (a tensor, a float, a string...)."""
+    if type(value) is int:
+        return value
+    if (isinstance(value, TensorValue) and value.kind == "numpy_scalar" and value.shape == ()
+            and value.dtype.startswith(("int", "uint")) and value.data is not None):
+        return int(value.data.reshape(-1)[0])
+    return None
+
+
 def compare_plain(got: Any, expected: Any, *, what: str = "the result") -> Verdict:
-    """Exact comparison of plain values (ints, tuples, strings...)."""
+    """Exact comparison of plain values (ints, tuples, strings...). Where an int is
+    expected, a NumPy integer scalar counts as one (see :func:`as_int`)."""
+    if type(expected) is int and as_int(got) is not None:
+        got = as_int(got)
     if got == expected and type(got) is type(expected):
         return Verdict(True, f"{what}: {_short(got)} as expected")
     if got == expected:

@@ -83,3 +83,8 @@ def plugin_origin(pm: pluggy.PluginManager, plugin: object) -> str:
             dist = ep.dist.metadata["Name"]
             return "builtin" if dist == OWN_DISTRIBUTION else f"{dist} {ep.dist.version}"
     return "builtin" if name in DEFAULT_PLUGINS else "registered"
+
+
+def builtin_order() -> dict[str, int]:
+    """Built-in plugin name -> its place in the catalogue (the order they are declared)."""
+    return {name: i for i, name in enumerate(DEFAULT_PLUGINS)}

@@ -1,4 +1,8 @@
-"""The result objects of grading, and their plain-JSON form (see INTERFACES.md)."""
+"""The result objects of grading, and their plain-JSON form (docs/interfaces.md).
+
+Renderers, exporters and ``grader batch`` read only the plain form (:meth:`GradeResult.to_dict`);
+statuses are :mod:`grader.states` enums, written as their string values.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import grader
-
-PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
-GRADED, NOT_ATTEMPTED = "graded", "not_attempted"
+from grader.states import CheckStatus, ExerciseStatus, StopKind
 
 
 @dataclass
 class CheckResult:
     id: str
     name: str
-    status: str
+    status: CheckStatus
     points: float
     max_points: float
     message: str = ""
@@ -26,11 +28,23 @@ class CheckResult:
 class ExerciseResult:
     id: str
     title: str
-    status: str
+    status: ExerciseStatus
     score: float
     max_score: float
     message: str = ""
     checks: list[CheckResult] = field(default_factory=list)
+
+
+@dataclass
+class Stop:
+    """Something the sandbox stopped: a cell, a probe or the whole run (``where``)."""
+
+    kind: StopKind
+    where: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": self.kind.value, "where": self.where, "message": self.message}
 
 
 @dataclass
@@ -44,6 +58,7 @@ class GradeResult:
     output: str = ""
     seconds: float = 0.0
     resources: dict[str, Any] = field(default_factory=dict)
+    stops: list[Stop] = field(default_factory=list)
     grader_version: str = grader.__version__
 
     @property
@@ -55,13 +70,13 @@ class GradeResult:
         return round(sum(e.max_score for e in self.exercises), 4)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of INTERFACES.md (fields may be added, never renamed)."""
-        data = {"grader_version": self.grader_version, "submission": self.submission, "device": self.device,
+        """The JSON object of ``grader check --format json`` (fields are added, never renamed)."""
+        return {"grader_version": self.grader_version, "submission": self.submission, "device": self.device,
                 "score": _number(self.score), "max_score": _number(self.max_score),
                 "exercises": [_exercise_dict(e) for e in self.exercises],
                 "notes": self.notes, "cells": self.cells, "sandbox": self.sandbox, "output": self.output,
-                "seconds": round(self.seconds, 3), "resources": self.resources}
-        return data
+                "seconds": round(self.seconds, 3), "resources": self.resources,
+                "stops": [s.to_dict() for s in self.stops]}
 
 
 def _number(x: float) -> float | int:
@@ -71,7 +86,9 @@ def _number(x: float) -> float | int:
 
 def _exercise_dict(e: ExerciseResult) -> dict[str, Any]:
     data = asdict(e)
+    data["status"] = e.status.value
     data["score"], data["max_score"] = _number(e.score), _number(e.max_score)
-    for check in data["checks"]:
+    for check, result in zip(data["checks"], e.checks):
+        check["status"] = result.status.value
         check["points"], check["max_points"] = _number(check["points"]), _number(check["max_points"])
     return data

@@ -187,20 +187,26 @@ def test_the_data_read_directly_is_scikit_learns_load_digits():
     assert np.array_equal(X, digits.data) and np.array_equal(y, digits.target)
 
 
-def test_the_full_data_set_cannot_be_read_inside_the_sandbox(tmp_path):
-    """Looking the test images up in scikit-learn's copy of the digits would give their labels."""
+def test_load_digits_in_the_sandbox_gives_the_training_split_only(tmp_path):
+    """Looking the test images up in scikit-learn's copy of the digits would give their labels:
+    inside the sandbox that copy holds the training digits only, so a notebook's own
+    load_digits() still works."""
+    import hashlib
+    import importlib
+
     source = '''
-    import torch
+    import hashlib
     from sklearn.datasets import load_digits
 
-    def train_digits_classifier(X_train, y_train, seed=0):
-        data = load_digits()  # would allow a nearest-neighbour lookup of the test labels
-        return torch.nn.Linear(64, 10)
-
-    def predict(model, X):
-        return model(X).argmax(1)
+    data = load_digits()
+    print("DIGITS", data.data.shape[0], hashlib.sha256(data.data.astype("float64").tobytes()).hexdigest(),
+          hashlib.sha256(data.target.astype("int64").tobytes()).hexdigest())
     '''
     result = grade(write_submission(tmp_path, source, "lookup.py"), "digits_classifier")
-    check = checks_by_id(result, "digits_classifier")["train_digits_classifier.returns_model"]
-    assert check["status"] == "error" and check["points"] == 0, check
-    assert exercise_result(result, "digits_classifier")["score"] <= 2.5
+    line = next(line for line in result["output"].splitlines() if line.startswith("DIGITS"))
+    module = importlib.import_module(builtin_exercise(EXERCISE).module)
+    X, y = module._load_digits()
+    train = module._split_indices()[0]
+    assert line.split()[1:] == [str(len(train)), hashlib.sha256(X[train].astype("float64").tobytes()).hexdigest(),
+                                hashlib.sha256(y[train].astype("int64").tobytes()).hexdigest()]
+    assert any("load_digits" in note for note in result["notes"])

@@ -153,12 +153,22 @@ def test_autograd_is_refused_at_run_time_with_the_hint(results):
     assert "by hand" in check["hint"]
 
 
-def test_autograd_through_a_helper_is_found_in_the_source(results):
+def test_autograd_through_an_alias_and_a_helper_is_refused_at_run_time(results):
+    """`from torch.autograd import grad as g`, called from a helper: the reference taken
+    before the probe is the original function, and running it counts as using it."""
     checks = checks_by_id(results["hidden_autograd"], EXERCISE)
-    assert checks["linear_mse_grads.values"]["status"] == "passed", dump(results["hidden_autograd"])
-    static = checks["linear_mse_grads.no_autograd"]
-    assert static["points"] == 0
-    assert "torch.autograd.grad" in static["message"]
+    values = checks["linear_mse_grads.values"]
+    assert values["points"] == 0, dump(results["hidden_autograd"])
+    assert "torch.autograd.grad" in values["message"] and "by hand" in values["hint"]
+    assert checks["linear_mse_grads.no_autograd"]["status"] == "skipped"  # the one mistake is charged once
+
+
+def test_autograd_through_a_helper_is_found_in_the_source():
+    from grader.static import StudentSource
+    from grader.submission import Unit
+
+    source = StudentSource.from_units([Unit("cell 1", "<cell 1>", HIDDEN_AUTOGRAD)])
+    assert "torch.autograd.grad" in source.names_used("linear_mse_grads")
 
 
 def test_sum_loss_hint_names_the_factor(results):

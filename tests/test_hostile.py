@@ -140,7 +140,7 @@ def test_a_cell_that_hangs_crashes_or_floods_costs_only_itself(tmp_path, name):
     first = cell(result, "cell 1")
     assert first["status"] == "stopped", result["cells"]
     assert any(m in first["message"] for m in ([messages] if isinstance(messages, str) else messages)), first
-    assert any("cell 1 was stopped and skipped" in note for note in result["notes"])
+    assert not any("cell 1" in note for note in result["notes"])  # said once, in the cells
     assert exercise_result(result, "tensor_ops")["score"] == 10, result
     assert checks_by_id(result, "broadcasting")["outer_sum.values"]["status"] == "passed"
 
@@ -335,21 +335,20 @@ def _forge():
     """Find the worker's own state, run its probes on this (correct) code, and send their
     results ahead of the worker, in exactly the order it would: all the way to 'done'."""
     f = sys._getframe()
-    while "request" not in f.f_locals:
+    while not (type(f.f_locals.get("self")).__name__ == "Job" and "index" in f.f_locals):
         f = f.f_back
-    request, fd, probes, index = f.f_locals["request"], f.f_locals["channel_fd"], f.f_locals["probes"], f.f_locals["index"]
-    from grader.sandbox import student as worker_side
-    namespace = f.f_locals["namespace"]
+    job, index = f.f_locals["self"], f.f_locals["index"]
+    from grader.sandbox import recorder as worker_side
+    fd = job.channel.frames
     def send(message):
         data = json.dumps(message).encode()
         os.write(fd, struct.pack(">I", len(data)) + data)
     send({"type": "unit_done", "index": index, "error": None})
-    send({"type": "loaded", "defined": [n for n in request["names"] if n in namespace]})
-    for spec in request["probes"]:
+    send({"type": "loaded", "defined": [n for n in job.request["names"] if n in job.namespace], "stand_ins": []})
+    for spec in job.request["probes"]:
         key = (spec["exercise"], spec["probe"])
-        rec = worker_side.Recorder(worker_side.Student(namespace), worker_side.Trimmer({}), torch, "cpu",
-                                   worker_side._perf_counter() + 5, spec.get("inputs"))
-        probes[tuple(key)](worker_side.Student(namespace), rec)
+        rec = worker_side.Recorder(job.student, worker_side.Trimmer({}), torch, "cpu", 5, spec.get("inputs"))
+        job.probes[tuple(key)](job.student, rec)
         send({"type": "probe_start", "exercise": key[0], "probe": key[1]})
         send({"type": "probe_done", "exercise": key[0], "probe": key[1], "observations": rec.observations,
               "failure": None})
@@ -358,6 +357,7 @@ def _forge():
 
 _forge()
 '''
+
 
 FORGERY_ENDINGS = {
     "the worker's own frames follow": "",
@@ -641,8 +641,8 @@ def mask_mean(mask):  # hangs in Python: the in-sandbox alarm stops it
     while True:
         pass
 
-def batched_transpose(a):  # hangs with the alarm blocked: the runner must kill the worker
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+def batched_transpose(a):  # hangs with the timer signals blocked: the runner must kill the worker
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, signal.SIGPROF})
     while True:
         pass
 '''

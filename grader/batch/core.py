@@ -35,17 +35,16 @@ from grader.batch.progress import Progress
 from grader.cache import write_text_atomic
 from grader.cache import read_json, write_json_atomic
 from grader.errors import GraderError
+from grader.states import RowStatus, StopKind
 
 STATE_DIR = ".grader-batch"
 RESULTS_DIR = "results"
 FEEDBACK_DIR = "feedback"
-#: Row statuses. ``graded``, ``error``, ``timeout`` and ``unreadable`` rows have a result
-#: (and files); ``grader_error`` (the grader failed, retried next run) and ``not_graded``
-#: (the run was interrupted first) have none and an empty score.
-STATUSES = ("graded", "error", "timeout", "unreadable", "grader_error", "not_graded")
-WITH_RESULT = ("graded", "error", "timeout", "unreadable")
-_TIME_LIMIT = re.compile(r"time limit", re.IGNORECASE)
-_WORKER_START = "the grading worker could not start"
+#: Row statuses (:class:`grader.states.RowStatus`). ``graded``, ``error``, ``timeout`` and
+#: ``unreadable`` rows have a result (and files); ``grader_error`` (the grader failed,
+#: retried next run) and ``not_graded`` (the run was interrupted first) have none and an
+#: empty score. Only ``graded``, ``error`` and ``unreadable`` rows are cached.
+STATUSES = tuple(RowStatus)
 
 
 @dataclass
@@ -66,7 +65,7 @@ class BatchOptions:
 @dataclass
 class Row:
     sub: StudentSubmission
-    status: str
+    status: RowStatus
     message: str = ""
     result: dict[str, Any] | None = None
     cached: bool = False
@@ -87,34 +86,42 @@ class BatchReport:
 
 
 # ------------------------------------------------------------------ rows
-def classify(result: dict[str, Any]) -> tuple[str, str]:
-    """A result's row status and message (the first thing that went wrong)."""
-    for e in result.get("exercises", []):
-        if e.get("status") == "error":
-            message = e.get("message") or "could not run"
-            if message.startswith(_WORKER_START) and not _TIME_LIMIT.search(message):
-                return "grader_error", message  # the machine's problem, not the student's: not cached
-            return ("timeout" if _TIME_LIMIT.search(message) else "error"), f"{e['id']}: {message}"
-    for cell in result.get("cells", []):
-        if cell.get("status") == "stopped":
-            message = f"{cell['label']} was stopped: {cell.get('message', '')}"
-            return ("timeout" if _TIME_LIMIT.search(message) else "error"), message
-    for e in result.get("exercises", []):
-        for check in e.get("checks", []):
-            if check.get("status") == "error" and str(check.get("message", "")).startswith("stopped:"):
-                message = f"{check['id']}: {check['message']}"
-                return ("timeout" if _TIME_LIMIT.search(message) else "error"), message
-    raised = [f"{c['label']}: {str(c.get('message', '')).strip().splitlines()[-1] if c.get('message') else 'error'}"
-              for c in result.get("cells", []) if c.get("status") == "error"]
-    return "graded", ("; ".join(raised))[:500]
+def classify(result: dict[str, Any]) -> tuple[RowStatus, str]:
+    """A result's row status and message, from what the sandbox stopped (``stops``, by
+    kind: never from the wording of a message) and the cells that raised."""
+    stops = [s for s in result.get("stops", []) if isinstance(s, dict)]
+    kinds = []
+    for stop in stops:
+        try:
+            kinds.append(StopKind(stop.get("kind")))
+        except ValueError:
+            kinds.append(StopKind.CRASH)
+    first = next(iter(stops), None)
+    if any(k.is_infrastructure for k in kinds):
+        return RowStatus.GRADER_ERROR, next(s["message"] for s, k in zip(stops, kinds) if k.is_infrastructure)
+    if any(k.is_time for k in kinds):
+        stop = next(s for s, k in zip(stops, kinds) if k.is_time)
+        return RowStatus.TIMEOUT, f"{stop.get('where', '')}: {stop.get('message', '')}".strip(": ")
+    if first is not None:
+        return RowStatus.ERROR, str(first.get("message", ""))
+    raised = [f"{c['label']}: {_last_line(c.get('message', ''))}" for c in result.get("cells", [])
+              if c.get("status") == "error"]
+    return RowStatus.GRADED, ("; ".join(raised))[:500]
+
+
+def _last_line(message: str) -> str:
+    """The exception line of a cell's error (its first line: ``Type: message``)."""
+    lines = str(message).strip().splitlines()
+    return lines[0] if lines else "error"
 
 
 def placeholder_result(exercises, display: str, device: str, reason: str) -> dict[str, Any]:
     """A result object of the usual shape for a submission that could not be graded."""
-    from grader.results import ERROR, ExerciseResult, GradeResult
+    from grader.results import ExerciseResult, GradeResult
+    from grader.states import ExerciseStatus
 
     return GradeResult(submission=display, device=device, notes=[reason],
-                       exercises=[ExerciseResult(id=e.id, title=e.title, status=ERROR, score=0.0,
+                       exercises=[ExerciseResult(id=e.id, title=e.title, status=ExerciseStatus.ERROR, score=0.0,
                                                  max_score=e.points, message=reason) for e in exercises]).to_dict()
 
 
@@ -128,9 +135,9 @@ def export_record(row: Row, layout: str, assignment: str, exercises) -> dict[str
     record["batch"] = {
         "status": row.status, "message": row.message, "name": sub.name, "lms_id": sub.lms_id, "email": sub.email,
         "late": sub.late, "layout": layout, "files": [f.rel for f in sub.files], "notes": list(sub.notes),
-        "feedback": f"{FEEDBACK_DIR}/{sub.key}.html" if row.status in WITH_RESULT else None,
-        "result_file": f"{RESULTS_DIR}/{sub.key}.json" if row.status in WITH_RESULT else None,
-        "cached": row.cached, "has_score": row.status in WITH_RESULT, "assignment": assignment,
+        "feedback": f"{FEEDBACK_DIR}/{sub.key}.html" if row.status.has_result else None,
+        "result_file": f"{RESULTS_DIR}/{sub.key}.json" if row.status.has_result else None,
+        "cached": row.cached, "has_score": row.status.has_result, "assignment": assignment,
         "extra": dict(sub.extra),
     }
     return record
@@ -160,7 +167,7 @@ def _clean_temporaries(folder: Path) -> None:
 
 
 def _config_key(exercises, device: str, limits) -> str:
-    from grader.engine import torch_version
+    from grader.references import torch_version
 
     config = {"grader": grader.__version__, "torch": torch_version(), "device": device,
               "exercises": [[e.id, e.fingerprint()] for e in exercises], "limits": limits.to_dict()}
@@ -284,7 +291,8 @@ def _run_locked(options, pm, exercises, device, executor, jobs, limits, source, 
         if problem is None and key is None:
             problem = f"{display}: cannot read the file"
         if problem is not None:
-            rows[sub.key] = Row(sub, "unreadable", problem, placeholder_result(exercises, display, device, problem))
+            rows[sub.key] = Row(sub, RowStatus.UNREADABLE, problem,
+                                placeholder_result(exercises, display, device, problem))
             continue
         keys[sub.key] = key
         entry = None if options.force else read_json(cache_root / key[:2] / f"{key}.json")
@@ -301,7 +309,7 @@ def _run_locked(options, pm, exercises, device, executor, jobs, limits, source, 
                      f"{len(tasks)} to grade" + (f" with {min(jobs, len(tasks))} job(s)" if tasks else ""))
     progress.reused(len(inventory.submissions) - len(tasks))
     for row in rows.values():
-        if row.status in WITH_RESULT:
+        if row.status.has_result:
             _write_student_files(pm, out, row)
 
     interrupted = False
@@ -317,10 +325,10 @@ def _run_locked(options, pm, exercises, device, executor, jobs, limits, source, 
                 continue
             row = _row_from_outcome(sub, outcome, exercises, device)
             rows[sub.key] = row
-            if row.status in WITH_RESULT:
+            if row.status.has_result:
                 _write_student_files(pm, out, row)
-            if row.status != "grader_error" and sub.key in keys:
-                entry = ({"kind": "unreadable", "message": row.message} if row.status == "unreadable"
+            if row.status.cacheable and sub.key in keys:
+                entry = ({"kind": "unreadable", "message": row.message} if row.status is RowStatus.UNREADABLE
                          else {"kind": "result", "result": row.result})
                 write_json_atomic(cache_root / keys[sub.key][:2] / f"{keys[sub.key]}.json", entry)
             graded += 1
@@ -336,7 +344,7 @@ def _run_locked(options, pm, exercises, device, executor, jobs, limits, source, 
     progress.finish()
     for sub in inventory.submissions:
         if sub.key not in rows:
-            rows[sub.key] = Row(sub, "not_graded", "the run was interrupted before this submission was graded; "
+            rows[sub.key] = Row(sub, RowStatus.NOT_GRADED, "the run was interrupted before this submission was graded; "
                                                    "run the same command again to grade it")
 
     ordered = [rows[s.key] for s in inventory.submissions]
@@ -344,7 +352,7 @@ def _run_locked(options, pm, exercises, device, executor, jobs, limits, source, 
                       time.monotonic() - started, graded)
     counts = {s: sum(1 for r in ordered if r.status == s) for s in STATUSES}
     return BatchReport(out=out, layout=inventory.layout, total=len(ordered), graded=graded,
-                       unchanged=len(ordered) - graded - counts["not_graded"],
+                       unchanged=len(ordered) - graded - counts[RowStatus.NOT_GRADED],
                        counts={k: v for k, v in counts.items() if v},
                        interrupted=interrupted, seconds=time.monotonic() - started, written=written,
                        strays=len(inventory.strays))
@@ -366,7 +374,8 @@ def _row_from_cache(sub: StudentSubmission, entry: dict[str, Any], exercises, de
     display = sub.primary.rel if sub.primary else ""
     if entry["kind"] == "unreadable":
         message = str(entry.get("message", ""))
-        return Row(sub, "unreadable", message, placeholder_result(exercises, display, device, message), cached=True)
+        return Row(sub, RowStatus.UNREADABLE, message, placeholder_result(exercises, display, device, message),
+                   cached=True)
     result = dict(entry["result"])
     result["submission"] = display  # the same bytes may come from another student or path
     status, message = classify(result)
@@ -376,15 +385,15 @@ def _row_from_cache(sub: StudentSubmission, entry: dict[str, Any], exercises, de
 def _row_from_outcome(sub: StudentSubmission, outcome: TaskOutcome, exercises, device: str) -> Row:
     display = sub.primary.rel if sub.primary else ""
     if outcome.failure is not None:
-        return Row(sub, "grader_error", f"the grader failed on this submission (it is tried again on the next "
-                                        f"run): {outcome.failure}")
+        return Row(sub, RowStatus.GRADER_ERROR, f"the grader failed on this submission (it is tried again on the "
+                                                f"next run): {outcome.failure}")
     if outcome.unreadable is not None:
-        return Row(sub, "unreadable", outcome.unreadable,
+        return Row(sub, RowStatus.UNREADABLE, outcome.unreadable,
                    placeholder_result(exercises, display, device, outcome.unreadable))
     if outcome.result is None:
-        return Row(sub, "grader_error", "the executor returned no result")
+        return Row(sub, RowStatus.GRADER_ERROR, "the executor returned no result")
     status, message = classify(outcome.result)
-    if status == "grader_error":
+    if status is RowStatus.GRADER_ERROR:
         return Row(sub, status, message)
     return Row(sub, status, message, outcome.result)
 
@@ -408,7 +417,7 @@ def _finish(pm, out: Path, state: Path, inventory: Inventory, rows: list[Row], e
     written.append(write_summary(out, records, inventory, exercises, interrupted=interrupted))
     # Files exist exactly for the rows that have a result; drop what a former run left for
     # students who are gone or whose new submission has no result yet.
-    with_files = {r.sub.key for r in rows if r.status in WITH_RESULT}
+    with_files = {r.sub.key for r in rows if r.status.has_result}
     manifest = read_json(state / "manifest.json") or {}
     for key in set(manifest.get("students_with_files", [])) | {r.sub.key for r in rows}:
         if key not in with_files:
@@ -418,7 +427,8 @@ def _finish(pm, out: Path, state: Path, inventory: Inventory, rows: list[Row], e
     info = {"grader_version": grader.__version__, "source": str(options.source), "layout": inventory.layout,
             "exercises": [e.id for e in exercises], "interrupted": interrupted, "seconds": round(seconds, 2),
             "counts": {s: sum(1 for r in rows if r.status == s) for s in STATUSES},
-            "graded_now": graded, "unchanged": len(rows) - graded - sum(1 for r in rows if r.status == "not_graded"),
+            "graded_now": graded,
+            "unchanged": len(rows) - graded - sum(1 for r in rows if r.status is RowStatus.NOT_GRADED),
             "inventory": inventory.to_dict()}
     path = out / "batch.json"
     write_text_atomic(path, json.dumps(info, indent=2, ensure_ascii=False) + "\n")

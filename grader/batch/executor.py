@@ -91,8 +91,7 @@ def grade_task(task: GradeTask, pm=None, pool=None) -> TaskOutcome:
         except GraderError as exc:
             return TaskOutcome(task.id, unreadable=_relabel(str(exc), task), seconds=time.monotonic() - started)
         result = grade_submission(submission, exercises, device=task.device, limits=_limits(task),
-                                  display_path=task.display, extra_hidden=[Path(p) for p in task.hidden],
-                                  pool=pool)
+                                  display_path=task.display, pool=pool)
         return TaskOutcome(task.id, result=result.to_dict(), seconds=time.monotonic() - started)
     except GraderError as exc:
         return TaskOutcome(task.id, failure=str(exc), seconds=time.monotonic() - started)
@@ -110,13 +109,13 @@ def _relabel(message: str, task: GradeTask) -> str:
 def prepare_references(task: GradeTask, pm=None) -> None:
     """Compute the reference observations a batch needs once, before the workers start
     (otherwise every concurrent first submission would compute them)."""
-    from grader.engine import exercise_registry, hidden_paths, reference_observations, select_exercises
+    from grader.engine import exercise_registry, sandbox_view, select_exercises
     from grader.plugins import get_plugin_manager
+    from grader.references import reference_observations
 
     pm = pm or get_plugin_manager()
     exercises = select_exercises(exercise_registry(pm), list(task.exercises) or None)
-    hide = hidden_paths(exercises, [Path(p) for p in task.hidden])
-    reference_observations(exercises, task.device, _limits(task), hide)
+    reference_observations(exercises, task.device, _limits(task), sandbox_view(exercises))
 
 
 class LocalExecutor:

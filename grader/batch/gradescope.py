@@ -249,8 +249,8 @@ def run_autograder(root: Path, exercise_ids: Sequence[str] | None = None, timeou
     else:
         try:
             submission = load_submission(primary.path, pm)
-            result = grade_submission(submission, exercises, device=device, limits=limits, display_path=primary.rel,
-                                      extra_hidden=[root]).to_dict()
+            result = grade_submission(submission, exercises, device=device, limits=limits,
+                                      display_path=primary.rel).to_dict()
             if others:
                 result["notes"] = [f"graded {primary.rel}; also submitted: {', '.join(f.rel for f in others)}",
                                    *result["notes"]]

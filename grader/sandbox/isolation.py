@@ -29,12 +29,7 @@ _MOUNT_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "no
 
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE = 1, 24, 38, 4
 PR_SET_CHILD_SUBREAPER = 36
-SANDBOX_TMP = "/tmp"
-SOCKET_FOLDERS = ("/run", "/var/run")  # covered: connect() works on a read-only mount
-_SYSTEM_FOLDERS = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/opt", "/nix", "/snap", "/boot",
-                   "/proc", "/sys", "/dev")
 WORKDIR = "/tmp/work"
-HIDDEN_FILE = "/tmp/.hidden-by-grader"  # on the private /tmp: what a hidden file is replaced with
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True) if sys.platform == "linux" else None
 
@@ -91,122 +86,7 @@ def _mount(source, target, fstype, flags, data=None) -> None:
                        data and data.encode()), f"mount {target}")
 
 
-def _mount_points() -> list[tuple[str, int]]:
-    points = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            point = fields[4].encode().decode("unicode_escape")
-            flags = 0
-            for opt in fields[5].split(","):
-                flags |= _MOUNT_FLAGS.get(opt, 0)
-            points.append((point, flags))
-    return points
-
-
-def _cover(path: str) -> None:
-    """A folder becomes an empty one nobody may enter; a file, an empty one nobody may
-    read (so opening it says "Permission denied", not garbage)."""
-    if os.path.isdir(path):
-        _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=000")
-    else:
-        if not os.path.exists(HIDDEN_FILE):
-            os.close(os.open(HIDDEN_FILE, os.O_CREAT | os.O_WRONLY, 0o000))
-        _mount(HIDDEN_FILE, path, None, MS_BIND)
-
-
-def _hide(path: str, keep: list[str], hidden: list[str]) -> None:
-    """Cover ``path``; kept paths inside it are bound back onto a bare skeleton, so the
-    interpreter stays readable while everything beside it disappears."""
-    if path in ("/", "") or os.path.islink(path) or not os.path.exists(path):
-        return
-    if path == SANDBOX_TMP or path.startswith(("/proc", "/sys", "/dev")):
-        return
-    if path in keep:
-        return
-    inner = [k for k in keep if k.startswith(path.rstrip("/") + "/")]
-    if not inner:
-        try:
-            _cover(path)
-            hidden.append(path)
-        except OSError:
-            pass
-        return
-    if not os.path.isdir(path):
-        return
-    handles = _open_kept(path, keep)
-    try:
-        _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
-        hidden.append(path)
-        _bind_kept(handles)
-        _mount(None, path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    except OSError:
-        pass
-    finally:
-        for fd in handles.values():
-            os.close(fd)
-
-
-def _open_kept(root: str, keep: list[str]) -> dict[str, int]:
-    """O_PATH handles on the outermost kept paths below ``root``, taken before ``root``
-    is covered, so that they can be bound back onto the new mount."""
-    inner = [k for k in keep if k.startswith(root.rstrip("/") + "/")]
-    tops = [k for k in inner if not any(k != o and k.startswith(o + "/") for o in inner)]
-    handles = {}
-    for k in tops:
-        try:
-            handles[k] = os.open(k, os.O_PATH)
-        except OSError:
-            continue
-    return handles
-
-
-def _bind_kept(handles: dict[str, int]) -> None:
-    for k, fd in handles.items():
-        if os.path.isdir(f"/proc/self/fd/{fd}"):
-            os.makedirs(k, mode=0o755, exist_ok=True)
-        else:
-            os.makedirs(os.path.dirname(k), mode=0o755, exist_ok=True)
-            open(k, "w").close()
-        _mount(f"/proc/self/fd/{fd}", k, None, MS_BIND | MS_REC)
-
-
-def _untraversable_ancestors(paths: list[str]) -> set[str]:
-    """Folders an unprivileged user cannot pass through (``/root`` is 0700) on the way to
-    a path the worker needs: they are replaced by a skeleton too."""
-    found = set()
-    for path in paths:
-        parent = os.path.dirname(path)
-        while parent not in ("/", ""):
-            try:
-                if not os.stat(parent).st_mode & 0o001:
-                    found.add(parent)
-            except OSError:
-                pass
-            parent = os.path.dirname(parent)
-    return found
-
-
-def _existing_ancestor(path: str) -> str:
-    """A path that does not exist yet (a reference cache about to be written) is hidden
-    through its nearest existing folder, so that what appears there during the run stays
-    unseen; never through a top-level or system folder (the path is then left as is)."""
-    found = path
-    while found not in ("/", "") and not os.path.lexists(found):
-        found = os.path.dirname(found)
-    if found == path:
-        return path
-    if found.count("/") < 2 or any(found == s or found.startswith(s + "/") for s in _SYSTEM_FOLDERS):
-        return path
-    return found
-
-
-def _inodes(size: int) -> str:
-    """Each file costs kernel memory that the size of a tmpfs does not count."""
-    return f"nr_inodes={max(4096, size // 4096)}"
-
-
-def _limit_ipc(tmp_bytes: int) -> None:
+def limit_ipc(tmp_bytes: int) -> None:
     """SysV shared memory and message queues of the new IPC namespace (memory no process
     has mapped is resident nowhere): no more than a private /tmp. Best effort."""
     for name, value in (("shmmax", tmp_bytes), ("shmall", max(1, tmp_bytes // os.sysconf("SC_PAGE_SIZE"))),
@@ -218,43 +98,14 @@ def _limit_ipc(tmp_bytes: int) -> None:
             pass
 
 
-def setup_filesystem(hide: list[str], keep: list[str], tmp_bytes: int, owner: int, features: list[str]) -> None:
-    """Read-only view of the machine, secret paths covered, private writable /tmp."""
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    failed = 0
-    _limit_ipc(tmp_bytes)
-    for point, flags in _mount_points():
-        if point.startswith(("/proc", "/dev")):  # /sys too is read-only (cgroup files, device knobs)
-            continue
-        try:
-            _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags)
-        except OSError:
-            failed += 1
-    features.append("read-only filesystem" if not failed else f"read-only filesystem ({failed} mounts left writable)")
-    keep_real = sorted({os.path.realpath(k) for k in keep if k and os.path.exists(k)})
-    candidates = {_existing_ancestor(os.path.realpath(h)) for h in hide if h} | _untraversable_ancestors(keep_real)
-    candidates |= set(SOCKET_FOLDERS)  # unix sockets of the machine's services (a socket ignores read-only)
-    # the private /tmp first: what is kept under the host's /tmp (a virtual environment made
-    # there, the checkout around it) is bound back, and the hiding below covers it too
-    in_tmp = _open_kept(SANDBOX_TMP, keep_real)
+def pin_cpus(cpus: list[int], features: list[str]) -> None:
+    """Run on these CPUs only (where no cgroup gives the sandbox a CPU quota); the seccomp
+    filter keeps the sandbox from widening it."""
     try:
-        _mount("tmpfs", SANDBOX_TMP, "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_bytes},{_inodes(tmp_bytes)},mode=1777")
-        _bind_kept(in_tmp)
-    finally:
-        for fd in in_tmp.values():
-            os.close(fd)
-    hidden: list[str] = []
-    for path in sorted(candidates):
-        _hide(path, keep_real, hidden)
-    features.append(f"{len(hidden)} grader paths hidden")
-    if os.path.isdir("/dev/shm"):
-        try:
-            _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_bytes},{_inodes(tmp_bytes)},mode=1777")
-        except OSError:
-            pass
-    os.makedirs(WORKDIR, mode=0o700)
-    os.chown(WORKDIR, owner, owner)
-    features.append("private /tmp and /dev/shm")
+        os.sched_setaffinity(0, cpus)
+        features.append(f"pinned to CPU {', '.join(map(str, cpus))}")
+    except (OSError, ValueError):
+        pass
 
 
 def mount_proc(features: list[str]) -> None:
@@ -325,5 +176,7 @@ def apply_rlimits(limits: dict, cuda: bool, base_tasks: int, features: list[str]
     setlimit(resource.RLIMIT_FSIZE, limits["file_bytes"])
     setlimit(resource.RLIMIT_NOFILE, limits["open_files"])
     setlimit(resource.RLIMIT_CORE, 0)
+    if limits.get("cpu_seconds"):  # where no cgroup counts CPU time: each process's own cap
+        setlimit(resource.RLIMIT_CPU, int(limits["cpu_seconds"]))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write raises instead of killing
     features.append("resource limits")

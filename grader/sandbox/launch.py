@@ -27,6 +27,7 @@ from typing import Callable, Iterator
 
 WORKER_MODULE = "grader.sandbox.worker"
 CHANNEL_FD_IN_ZYGOTE_CHILD = 3
+CONTROL_FD_IN_ZYGOTE_CHILD = 4
 _HEADER = struct.Struct(">I")
 PASS_THROUGH_ENV = ("LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "CUDA_HOME", "NVIDIA_VISIBLE_DEVICES",
                     "NVIDIA_DRIVER_CAPABILITIES")
@@ -61,6 +62,7 @@ class Launched:
     stdout: int  # read ends, owned by the runner (it closes them)
     stderr: int
     channel: int
+    control: int  # write end: the runner's answers to the worker (timed calls)
     wait: Callable[[], int]  # blocks; returns an exit code, or -signal like Popen
 
 
@@ -75,21 +77,25 @@ def _feed(fd: int, data: bytes) -> None:
 class FreshLauncher:
     """A new interpreter per worker (slower: it imports torch each time)."""
 
-    def launch(self, make_request: Callable[[int], bytes]) -> Launched:
+    slot = None  # no CPU of its own
+
+    def launch(self, make_request: Callable[[int, int], bytes]) -> Launched:
         channel_r, channel_w = os.pipe()
+        control_r, control_w = os.pipe()
         try:
             proc = subprocess.Popen(worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, pass_fds=(channel_w,), cwd="/", env=clean_env(),
+                                    stderr=subprocess.PIPE, pass_fds=(channel_w, control_r), cwd="/", env=clean_env(),
                                     start_new_session=True)
         finally:
             os.close(channel_w)
-        threading.Thread(target=_feed, args=(os.dup(proc.stdin.fileno()), make_request(channel_w)),
+            os.close(control_r)
+        threading.Thread(target=_feed, args=(os.dup(proc.stdin.fileno()), make_request(channel_w, control_r)),
                          daemon=True).start()
         proc.stdin.close()
         stdout, stderr = os.dup(proc.stdout.fileno()), os.dup(proc.stderr.fileno())
         proc.stdout.close()
         proc.stderr.close()
-        return Launched(proc.pid, stdout, stderr, channel_r, proc.wait)
+        return Launched(proc.pid, stdout, stderr, channel_r, control_w, proc.wait)
 
 
 def _send(sock: socket.socket, message: dict, fds: list[int] = ()) -> None:
@@ -127,7 +133,8 @@ def _recv(sock: socket.socket, max_fds: int = 0) -> tuple[dict | None, list[int]
 class Zygote:
     """The runner's handle on one zygote process (used by one thread at a time)."""
 
-    def __init__(self, preload: list[str], warm: bool = False):
+    def __init__(self, preload: list[str], warm: bool = False, slot: int | None = None):
+        self.slot = slot  # which of the pool's zygotes: the CPU its sandboxes are pinned to, without cgroups
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock = ours
         self.proc = subprocess.Popen(worker_command("--zygote", str(theirs.fileno())), stdin=subprocess.DEVNULL,
@@ -147,7 +154,7 @@ class Zygote:
             raise RuntimeError(f"the warm worker did not start: {err}")
         self.ready = True
 
-    def launch(self, make_request: Callable[[int], bytes]) -> Launched:
+    def launch(self, make_request: Callable[[int, int], bytes]) -> Launched:
         """Fork a worker; a zygote that fails is marked broken and a fresh interpreter
         takes over, so a dead zygote costs time, never a submission."""
         try:
@@ -156,7 +163,7 @@ class Zygote:
             self.broken = True
             return FreshLauncher().launch(make_request)
 
-    def _launch(self, make_request: Callable[[int], bytes]) -> Launched:
+    def _launch(self, make_request: Callable[[int, int], bytes]) -> Launched:
         if self.broken:
             raise RuntimeError("broken zygote")
         self.wait_ready()
@@ -164,17 +171,19 @@ class Zygote:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         chan_r, chan_w = os.pipe()
+        ctl_r, ctl_w = os.pipe()
         try:
-            _send(self.sock, {"type": "spawn"}, [stdin_r, out_w, err_w, chan_w])
+            _send(self.sock, {"type": "spawn"}, [stdin_r, out_w, err_w, chan_w, ctl_r])
         finally:
-            for fd in (stdin_r, out_w, err_w, chan_w):
+            for fd in (stdin_r, out_w, err_w, chan_w, ctl_r):
                 os.close(fd)
         reply, _ = _recv(self.sock)
         if not reply or reply.get("type") != "spawned":
-            for fd in (stdin_w, out_r, err_r, chan_r):
+            for fd in (stdin_w, out_r, err_r, chan_r, ctl_w):
                 os.close(fd)
             raise RuntimeError("the warm worker stopped answering")
-        threading.Thread(target=_feed, args=(stdin_w, make_request(CHANNEL_FD_IN_ZYGOTE_CHILD)), daemon=True).start()
+        request = make_request(CHANNEL_FD_IN_ZYGOTE_CHILD, CONTROL_FD_IN_ZYGOTE_CHILD)
+        threading.Thread(target=_feed, args=(stdin_w, request), daemon=True).start()
         pid = int(reply["pid"])
 
         def wait() -> int:  # called after the runner killed the process group
@@ -187,7 +196,7 @@ class Zygote:
                 return -os.WTERMSIG(status)
             return os.WEXITSTATUS(status)
 
-        return Launched(pid, out_r, err_r, chan_r, wait)
+        return Launched(pid, out_r, err_r, chan_r, ctl_w, wait)
 
     def alive(self) -> bool:
         return not self.broken and self.proc.poll() is None
@@ -211,7 +220,7 @@ class WorkerPool:
         self.preload = list(preload)
         self.warm = warm
         self.free: "queue.Queue[Zygote]" = queue.Queue()
-        self.all = [Zygote(self.preload, warm) for _ in range(max(1, size))]
+        self.all = [Zygote(self.preload, warm, slot) for slot in range(max(1, size))]
         for zygote in self.all:
             self.free.put(zygote)
 
@@ -225,7 +234,7 @@ class WorkerPool:
         try:
             if not zygote.alive():
                 zygote.close()
-                zygote = Zygote(self.preload, self.warm)
+                zygote = Zygote(self.preload, self.warm, zygote.slot)
                 self.all.append(zygote)
             yield zygote
         finally:

@@ -1,4 +1,10 @@
-"""Resource limits for one sandboxed run, with the defaults used by ``grader check``."""
+"""Resource limits for one sandboxed run, with the defaults used by ``grader check``.
+
+Time limits of cells and probes are CPU time of the whole sandbox, measured by the runner
+(a busy machine slows the wall clock, not the CPU time a computation needs); each also
+has a wall-clock backstop of twice the limit plus 5 s, for code that sleeps or blocks.
+The whole submission's limit (``total_seconds``) is wall-clock time.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,8 @@ MiB = 1024 * 1024
 
 @dataclass
 class Limits:
-    startup_seconds: float = 60.0  # starting the worker and entering the sandbox
-    unit_seconds: float = 30.0  # each notebook cell / top-level statement while loading
+    startup_seconds: float = 60.0  # starting the worker and entering the sandbox (wall)
+    unit_seconds: float = 30.0  # each top-level statement of a cell or module while loading (CPU)
     probe_seconds: float | None = None  # overrides every probe's own time limit when set
     total_seconds: float = 600.0  # the whole submission, restarts included
     memory_bytes: int = 3072 * MiB  # resident memory of everything in the sandbox
@@ -22,6 +28,7 @@ class Limits:
     channel_bytes: int = 256 * MiB  # observations sent back
     open_files: int = 256
     max_restarts: int = 4  # a crash or hang skips the culprit and runs the rest again
+    cpus: float = 1.0  # the CPU time per second a sandbox may use (its cgroup's quota)
 
     def to_dict(self) -> dict:
         return asdict(self)

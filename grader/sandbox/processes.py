@@ -82,3 +82,31 @@ def memfd_bytes(pids: list[int]) -> int:
                 seen.add((st.st_dev, st.st_ino))
                 total += st.st_blocks * 512
     return total
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time of these processes, every thread counted (``schedstat``, nanoseconds), plus
+    that of their children they waited for (``stat``, clock ticks). Used where no cgroup
+    counts it: a process that exits without being waited for takes its time with it."""
+    total = 0.0
+    for pid in pids:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                    total += int(f.read().split()[0]) / 1e9
+            except (OSError, ValueError, IndexError):
+                continue
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            total += (int(fields[13]) + int(fields[14])) / _TICK  # cutime, cstime
+        except (OSError, ValueError, IndexError):
+            continue
+    return total

@@ -1,9 +1,11 @@
 """The worker process tree: ``python -s -P -m grader.sandbox.worker`` reads one request
 on stdin and grades it in a sandbox.
 
-W0 (this module's ``main``) imports torch and the probe code, then forks W1; W1 enters
-new namespaces and sets up the filesystem view, then forks W2, PID 1 of the new PID
-namespace, which drops privileges, applies resource limits and runs the student's code.
+W0 (this module's ``main``, or a fork of a zygote) imports torch and the probe code,
+then forks W1; W1 enters new namespaces and builds the filesystem view (an allow-list:
+:mod:`grader.sandbox.view`), then forks W2, PID 1 of the new PID namespace, which drops
+privileges, applies resource limits, installs the seccomp filter and runs the student's
+code.
 When W2 ends, the kernel kills everything left in its namespace; when the parent kills
 W0, the parent-death signal brings down W1 and W2 with it.
 """
@@ -34,23 +36,32 @@ def _wait_and_exit(pid: int) -> None:
     os._exit(_exit_status(status))
 
 
-def _keep_paths() -> list[str]:
-    """What the worker must still read after hiding: the interpreter and its libraries."""
-    paths = [p for p in sys.path if p] + [sys.prefix, sys.base_prefix, sys.exec_prefix,
-                                           os.path.dirname(os.path.realpath(sys.executable))]
-    return sorted({os.path.realpath(p) for p in paths})
+def find_exercise(module_name: str, exercise_id: str):
+    """The Exercise ``exercise_id`` that module ``module_name`` declares: a module-level
+    name bound to it (or to a list of exercises), or the module's ``grader_exercises``."""
+    from grader.exercise import Exercise
+
+    module = importlib.import_module(module_name)
+    candidates: list = []
+    for value in vars(module).values():
+        if isinstance(value, Exercise):
+            candidates.append(value)
+        elif isinstance(value, (list, tuple)):
+            candidates.extend(v for v in value if isinstance(v, Exercise))
+    if not any(e.id == exercise_id for e in candidates) and callable(getattr(module, "grader_exercises", None)):
+        candidates.extend(module.grader_exercises() or ())
+    for exercise in candidates:
+        if exercise.id == exercise_id:
+            return exercise
+    raise LookupError(f"the exercise {exercise_id!r} is not declared in the module {module_name!r} (bind it to a "
+                      f"module-level name, or return it from the module's grader_exercises hook)")
 
 
 def _load_probes(request: dict) -> dict:
-    from grader.exercise import Exercise
-
     probes = {}
     for spec in request["probes"]:
-        module = importlib.import_module(spec["module"])
-        exercises = [v for v in vars(module).values() if isinstance(v, Exercise) and v.id == spec["exercise"]]
-        if not exercises and hasattr(module, "grader_exercises"):
-            exercises = [e for e in module.grader_exercises() if e.id == spec["exercise"]]
-        probes[(spec["exercise"], spec["probe"])] = exercises[0].probes[spec["probe"]].function
+        exercise = find_exercise(spec["module"], spec["exercise"])
+        probes[(spec["exercise"], spec["probe"])] = exercise.probes[spec["probe"]].function
     return probes
 
 
@@ -84,19 +95,36 @@ def _import_everything(modules: list[str] = ()):
     import torch
 
     torch.set_num_threads(1)
-    from grader.sandbox import student  # noqa: F401
+    import grader.api  # noqa: F401 - what probes import lazily must be in memory before the sandbox
+    from grader.sandbox import isolation, originals, rootfs, seccomp, student, view  # noqa: F401
 
     for name in modules:
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a module that fails here fails again, visibly, per request
             pass
+    originals.snapshot()  # imports the modules it watches, once, here
+    view.warm()
     return torch
+
+
+def _enter_sandbox(request: dict, features: list[str]) -> bool:
+    """In W1: new namespaces and the filesystem view. True when namespaces are in place."""
+    from grader.sandbox import isolation, rootfs, view
+
+    if not isolation.available() or not isolation.unshare_namespaces(features):
+        return False
+    owner = request.get("sandbox_uid") if os.geteuid() == 0 else None
+    owner = owner if owner is not None else os.geteuid()
+    plan = view.plan(request.get("view", {}), owner, request["device"].startswith("cuda"))
+    rootfs.build_root(plan, request["limits"]["tmp_bytes"], owner, features)
+    return True
 
 
 def serve_request(torch) -> None:
     """Grade the one request that arrives on stdin (this process is W0); never returns."""
-    from grader.sandbox import isolation, student
+    from grader.sandbox import isolation, seccomp, student
+    from grader.sandbox.recorder import Channel
 
     isolation.set_parent_death_signal()
     isolation.become_subreaper()  # without namespaces, orphans stay below W0, where the runner finds them
@@ -104,28 +132,23 @@ def serve_request(torch) -> None:
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
-    channel_fd = int(request["channel_fd"])
+    channel = Channel(int(request["channel_fd"]), int(request["control_fd"]))
     _extend_path(request.get("python_path", []))
     probes = _load_probes(request)
     sandboxed = request.get("sandbox", True)
-    running_as_root = os.geteuid() == 0
-    sandbox_uid = request.get("sandbox_uid") if running_as_root and sandboxed else None
+    features: list[str] = []
+    if sandboxed and request.get("cpu_affinity"):
+        isolation.pin_cpus(request["cpu_affinity"], features)
+    sandbox_uid = request.get("sandbox_uid") if os.geteuid() == 0 and sandboxed else None
     uid_for_limits = sandbox_uid if sandbox_uid is not None else os.geteuid()
     base_tasks = isolation.own_task_count(uid_for_limits) if sandbox_uid is None else 0
-    keep = _keep_paths()
 
     w1 = os.fork()
     if w1:
         _wait_and_exit(w1)
     # ---- W1: new namespaces, filesystem view
     isolation.set_parent_death_signal()
-    features: list[str] = []
-    namespaces = False
-    if sandboxed and isolation.available():
-        namespaces = isolation.unshare_namespaces(features)
-        if namespaces:
-            isolation.setup_filesystem(request["hide"], keep, request["limits"]["tmp_bytes"],
-                                       sandbox_uid if sandbox_uid is not None else os.geteuid(), features)
+    namespaces = _enter_sandbox(request, features) if sandboxed else False
     w2 = os.fork()
     if w2:
         _wait_and_exit(w2)
@@ -135,17 +158,21 @@ def serve_request(torch) -> None:
         isolation.mount_proc(features)
         os.chdir(isolation.WORKDIR)
     if sandboxed:
-        isolation.apply_rlimits(request["limits"], request["device"].startswith("cuda"), base_tasks, features)
+        limits = dict(request["limits"], cpu_seconds=request["limits"]["total_seconds"] + 10)  # a last resort
+        isolation.apply_rlimits(limits, request["device"].startswith("cuda"), base_tasks, features)
         isolation.drop_privileges(sandbox_uid, features)
+        seccomp.install(features)
         if not namespaces:
             features.append("no filesystem or network isolation on this system")
     os.environ["HOME"] = os.getcwd()
-    os.closerange(3, channel_fd)
-    os.closerange(channel_fd + 1, 1 << 16)
-    student.write_frame(channel_fd, {"type": "hello", "sandbox": features, "torch": torch.__version__,
-                                     "cuda": bool(torch.cuda.is_available()) if request["device"].startswith("cuda") else False})
+    low, high = sorted((channel.frames, channel.control))
+    os.closerange(3, low)
+    os.closerange(low + 1, high)
+    os.closerange(high + 1, 1 << 16)
+    channel.send({"type": "hello", "sandbox": features, "torch": torch.__version__,
+                  "cuda": bool(torch.cuda.is_available()) if request["device"].startswith("cuda") else False})
     try:
-        student.run_job(request, channel_fd, torch, probes)
+        student.run_job(request, channel, torch, probes)
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -153,7 +180,7 @@ def serve_request(torch) -> None:
 
 
 def _into_place(fds: list[int]) -> None:
-    """Move the four descriptors a zygote child receives onto 0, 1, 2 and 3."""
+    """Move the five descriptors a zygote child receives onto 0, 1, 2, 3 and 4."""
     import fcntl
 
     high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in fds]
@@ -188,10 +215,10 @@ def zygote(control_fd: int) -> None:
         warm_up(torch)
     _send(sock, {"type": "ready"})
     while True:
-        message, fds = _recv(sock, max_fds=4)
+        message, fds = _recv(sock, max_fds=5)
         if message is None:
             os._exit(0)
-        if message.get("type") != "spawn" or len(fds) != 4:
+        if message.get("type") != "spawn" or len(fds) != 5:
             for fd in fds:
                 os.close(fd)
             continue

@@ -1,0 +1,30 @@
+"""Validating the options every command shares, in one place: the device and the limits."""
+
+from __future__ import annotations
+
+from grader.errors import GraderError
+from grader.sandbox import Limits
+
+
+def resolve_device(pm, requested: str) -> str:
+    """The torch device string to grade on, from ``--device`` (through the device plugins)."""
+    chosen = pm.hook.grader_select_device(requested=requested)
+    if chosen is None:
+        raise GraderError(f"unknown device {requested!r} (choose cpu, cuda or auto)")
+    return chosen
+
+
+def make_limits(timeout: float | None = None, cell_timeout: float | None = None) -> Limits:
+    """The sandbox's limits for ``--timeout S`` (the whole submission, wall clock) and
+    ``--cell-timeout S`` (each top-level statement, CPU time; default 30 s, at most half
+    of ``--timeout``)."""
+    limits = Limits()
+    if timeout is not None:
+        if not timeout > 0:
+            raise GraderError("--timeout must be a positive number of seconds")
+        limits.limit_total(timeout)
+    if cell_timeout is not None:
+        if not cell_timeout > 0:
+            raise GraderError("--cell-timeout must be a positive number of seconds")
+        limits.unit_seconds = cell_timeout if timeout is None else min(cell_timeout, max(1.0, timeout / 2))
+    return limits

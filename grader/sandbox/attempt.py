@@ -1,0 +1,360 @@
+"""One attempt: a worker process tree, launched, watched until it ends, killed.
+
+The runner (the trusted side) is the only judge of time, memory and output: every limit
+is measured here, from outside the sandbox, with what the submission cannot change.
+Time limits are CPU time of the whole sandbox (its cgroup's ``cpuacct``, or its
+processes' clocks), so a busy machine or a busy neighbour never turns a correct cell
+into a time-out; a wall-clock backstop (twice the limit plus a few seconds) stops code
+that sleeps or blocks. Timed calls (speed checks) are measured the same way, between two
+frames, with inputs the runner releases only when the measurement starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import selectors
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from grader.results import Stop
+from grader.sandbox.cgroup import SandboxCgroup
+from grader.sandbox.channel import HEADER, FrameError, FrameReader, FrameTooLarge
+from grader.sandbox.limits import Limits, human_bytes
+from grader.sandbox.processes import cpu_seconds, descendants, memfd_bytes, resident_bytes, sandboxed_processes
+from grader.sandbox.protocol import Event, FrameProtocol, ProbeKey
+from grader.states import Frame, StopKind
+
+SIGNAL_NAMES = {signal.SIGSEGV: "segmentation fault", signal.SIGABRT: "abort", signal.SIGBUS: "bus error",
+                signal.SIGFPE: "floating-point exception", signal.SIGILL: "illegal instruction",
+                signal.SIGKILL: "killed", signal.SIGTERM: "terminated", signal.SIGXCPU: "CPU time limit",
+                signal.SIGSYS: "a forbidden system call"}
+WALL_FACTOR, WALL_SLACK = 2.0, 5.0  # the wall-clock backstop of a CPU-time limit
+POLL_SECONDS = 0.25
+OUTPUT_KEPT = 8192
+BETWEEN_SECONDS = 30.0  # the grader's own work between two units or probes (wall)
+SAMPLE_DRAWS = 256  # positions of a timed call's result the worker shows, drawn after the call
+
+
+@dataclass
+class Timing:
+    """A timed call, measured by the runner: the sandbox's CPU time between its two
+    frames, and the seed the runner drew for its inputs."""
+
+    cpu_seconds: float
+    seed: int
+    draws: list[float]  # uniform numbers in [0, 1): which parts of the result the worker must show
+
+
+@dataclass
+class _Phase:
+    """What the worker is doing now, and how long it may take."""
+
+    name: str  # "running cell 3", for messages
+    culprit: tuple | None  # ("unit", index) / ("probe", key) / ("startup",) / None
+    cpu_budget: float | None
+    wall_budget: float
+    cpu0: float
+    wall0: float
+    limit_text: str = ""  # the limit as the student reads it
+
+
+class Attempt:
+    """Launch one worker tree for ``request``, watch it, and record into ``outcome``."""
+
+    def __init__(self, request: dict[str, Any], limits: Limits, deadline_total: float, outcome, preludes: list,
+                 probes: list):
+        self.request = request
+        self.limits = limits
+        self.deadline_total = deadline_total
+        self.outcome = outcome
+        self.timeouts = {(p["exercise"], p["probe"]): float(p["timeout"]) for p in preludes + probes}
+        skip = {int(k) for k in request.get("skip_units", {})}
+        units = [i for i in range(len(request["submission"]["units"])) if i not in skip]
+        self.protocol = FrameProtocol(units, [(p["exercise"], p["probe"]) for p in preludes],
+                                      [(p["exercise"], p["probe"]) for p in probes], request["names"])
+        self.reader = FrameReader()
+        self.output = bytearray()
+        self.output_total = 0
+        self.stop_reason: Stop | None = None
+        self.done = False
+        self.tampered = False
+        self.cgroup: SandboxCgroup | None = None
+        self.launched = None
+        self.students: list[int] = []
+        self.timing: tuple[str, int, float] | None = None  # (key, seed, cpu at the start)
+        self.received: dict[str, Any] = {"units": {}, "probes": {}, "defined": None, "stand_ins": []}
+        now = time.monotonic()
+        self.phase = _Phase("starting the sandbox", ("startup",), None, limits.startup_seconds, 0.0, now)
+
+    # ------------------------------------------------------------------ clocks
+    def cpu_now(self) -> float:
+        """CPU time used so far by everything in the sandbox."""
+        if self.cgroup is not None:
+            value = self.cgroup.cpu_seconds()
+            if value is not None:
+                return value
+        return cpu_seconds(self.students)
+
+    def _enter(self, name: str, culprit: tuple | None, cpu_budget: float | None, wall: float | None = None,
+               limit_text: str = "") -> None:
+        now = time.monotonic()
+        wall_budget = wall if wall is not None else (
+            WALL_FACTOR * cpu_budget + WALL_SLACK if cpu_budget is not None else BETWEEN_SECONDS)
+        self.phase = _Phase(name, culprit, cpu_budget, wall_budget, self.cpu_now() if cpu_budget else 0.0, now,
+                            limit_text)
+
+    # ------------------------------------------------------------------ frames
+    def _label(self, index: int) -> str:
+        return self.request["submission"]["units"][index]["label"]
+
+    def handle(self, event: Event) -> None:
+        now = time.monotonic()
+        if event.frame in (Frame.UNIT_DONE, Frame.PROBE_DONE):
+            spent = now - self.phase.wall0
+            if event.frame is Frame.UNIT_DONE:
+                self.outcome.loading_seconds += spent
+            else:
+                self.outcome.checking_seconds += spent
+        getattr(self, f"_on_{event.frame.value}")(event)
+
+    def _on_hello(self, event: Event) -> None:
+        self.outcome.startup_seconds += time.monotonic() - self.launched_at
+        features = list(event.hello["sandbox"])
+        if self.cgroup is not None:
+            features.append(f"cgroup ({', '.join(self.cgroup.controllers)})")
+        self.outcome.sandbox = features
+        self.outcome.torch_version = event.hello["torch"]
+        self.outcome.cuda_available = event.hello["cuda"]
+        self._enter("loading the submission", None, None)
+
+    def _on_unit_start(self, event: Event) -> None:
+        seconds = self.limits.unit_seconds
+        self._enter(f"running {self._label(event.index)}", ("unit", event.index), seconds,
+                    limit_text=f"{seconds:g} s")
+
+    def _on_unit_done(self, event: Event) -> None:
+        self.received["units"][event.index] = event.error
+        self._enter("between cells", None, None)
+
+    def _on_loaded(self, event: Event) -> None:
+        self.received["defined"] = event.defined
+        self.received["stand_ins"] = event.stand_ins
+        self._enter("after loading", None, None)
+
+    def _on_probe_start(self, event: Event) -> None:
+        seconds = self.timeouts[event.probe]
+        self._enter(f"checking {event.probe[1]} ({event.probe[0]})", ("probe", event.probe), seconds,
+                    limit_text=f"{seconds:g} s")
+        self.received["probes"].setdefault(event.probe, {"measured": {}})
+
+    def _on_timing_ready(self, event: Event) -> None:
+        seed = secrets.randbits(62)
+        self.timing = (event.key, seed, self.cpu_now())
+        self._control({"seed": seed})
+
+    def _on_timing_done(self, event: Event) -> None:
+        cpu = self.cpu_now()
+        key, seed, start = self.timing
+        self.timing = None
+        spent = max(0.0, cpu - start)
+        draws = [secrets.randbelow(2**53) / 2**53 for _ in range(SAMPLE_DRAWS)]
+        self.received["probes"][event.probe]["measured"][key] = Timing(spent, seed, draws)
+        self._control({"cpu_seconds": spent, "draws": draws})
+
+    def _on_probe_done(self, event: Event) -> None:
+        entry = self.received["probes"].setdefault(event.probe, {"measured": {}})
+        entry.update(observations=event.observations, raw=event.raw, failure=event.failure)
+        self._enter("between checks", None, None)
+
+    def _on_done(self, event: Event) -> None:
+        self.done = True
+        self._enter("finishing", None, None, wall=10.0)
+
+    def _control(self, message: dict[str, Any]) -> None:
+        """Answer the worker on its control pipe (a submission that closed it only stalls itself)."""
+        data = json.dumps(message).encode()
+        try:
+            os.write(self.launched.control, HEADER.pack(len(data)) + data)
+        except OSError:
+            pass
+
+    # ------------------------------------------------------------------ limits
+    def _check_limits(self, now: float, poll: bool) -> None:
+        if now > self.deadline_total:
+            self.stop(StopKind.TOTAL_TIME, f"the submission's total time limit of {self.limits.total_seconds:g} s "
+                                           f"was exceeded while {self.phase.name}")
+            return
+        phase = self.phase
+        over_cpu = phase.cpu_budget is not None and self.cpu_now() - phase.cpu0 > phase.cpu_budget
+        if over_cpu or now - phase.wall0 > phase.wall_budget:
+            self.stop(StopKind.TIME_LIMIT if phase.culprit != ("startup",) else StopKind.WORKER_START,
+                      self._time_message())
+            return
+        if poll:
+            self._watch_memory()
+
+    def _watch_memory(self) -> None:
+        pids, self.students = sandboxed_processes(self.launched.pid)
+        if self.cgroup is not None:
+            self.cgroup.add(sorted(set(pids) - set(self.cgroup.members())))
+        used = resident_bytes(self.students) + memfd_bytes(pids)
+        self.outcome.peak_memory_bytes = max(self.outcome.peak_memory_bytes, used)
+        if used > self.limits.memory_bytes:
+            self.stop(StopKind.MEMORY_LIMIT, self._memory_message())
+
+    def _memory_message(self) -> str:
+        return f"memory limit of {human_bytes(self.limits.memory_bytes)} exceeded while {self.phase.name}"
+
+    def _time_message(self) -> str:
+        if self.phase.culprit == ("startup",):
+            return f"the sandbox did not start within {self.limits.startup_seconds:g} s"
+        if self.phase.limit_text:
+            return f"time limit of {self.phase.limit_text} exceeded while {self.phase.name}"
+        return f"time limit exceeded while {self.phase.name}"
+
+    def _death_message(self, status: int) -> tuple[StopKind, str]:
+        if self.phase.culprit == ("startup",):
+            return StopKind.WORKER_START, f"the sandbox exited (status {status}) before it started"
+        if status < 0 or status >= 128:
+            signum = -status if status < 0 else status - 128
+            name = SIGNAL_NAMES.get(signum, f"signal {signum}")
+            return StopKind.CRASH, f"the Python process crashed ({name}) while {self.phase.name}"
+        return StopKind.EXIT, (f"the Python process exited (status {status}: os._exit or a crash) "
+                               f"while {self.phase.name}")
+
+    def stop(self, kind: StopKind, message: str) -> None:
+        if self.stop_reason is None:
+            where = self.phase.name
+            self.stop_reason = Stop(kind, where, message)
+        self.kill()
+
+    def kill(self) -> None:
+        if self.launched is None:
+            return
+        pids = descendants(self.launched.pid)  # the worker is not reaped yet: its pid cannot be reused
+        if self.cgroup is not None:  # members that left the tree (their parent died first) included
+            self.cgroup.kill_all()
+        try:
+            os.killpg(self.launched.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    # ------------------------------------------------------------------ the watch
+    def run(self, launcher) -> None:
+        if self.request.get("sandbox", True):
+            # tmpfs pages are charged to the cgroup too: the private /tmp and /dev/shm have their own limit
+            self.cgroup = SandboxCgroup.create(self.limits.memory_bytes + 2 * self.limits.tmp_bytes,
+                                               cpus=self.limits.cpus, tasks=self.limits.processes + 16)
+        if self.cgroup is None or "cpu" not in self.cgroup.controllers:
+            slot = getattr(launcher, "slot", None)
+            if slot is not None:  # no CPU quota: pin the sandbox to a CPU of its own instead
+                cpus = sorted(os.sched_getaffinity(0))
+                self.request["cpu_affinity"] = [cpus[slot % len(cpus)]]
+        try:
+            self.launched = launcher.launch(lambda fd, control: json.dumps(
+                dict(self.request, channel_fd=fd, control_fd=control)).encode())
+        except BaseException:
+            if self.cgroup is not None:
+                self.cgroup.remove()
+            raise
+        self.launched_at = time.monotonic()
+        self.phase.wall0 = self.launched_at
+        if self.cgroup is not None:  # at once (what forks before is added at the first memory check)
+            self.cgroup.add([self.launched.pid, *descendants(self.launched.pid)])
+        try:
+            self._watch()
+        except FrameTooLarge as exc:
+            self.stop(StopKind.CHANNEL_LIMIT, f"the submission sent too much data back to the grader while "
+                                              f"{self.phase.name} ({exc})")
+        except FrameError as exc:
+            # frames the submission wrote itself: nothing received in this attempt is kept
+            self.tampered, self.done = True, False
+            self.stop(StopKind.TAMPERED, f"the grader's result channel was tampered with while "
+                                         f"{self.phase.name} ({exc})")
+        finally:
+            self._finish()
+
+    def _watch(self) -> None:
+        launched = self.launched
+        selector = selectors.DefaultSelector()
+        selector.register(launched.channel, selectors.EVENT_READ, "channel")
+        selector.register(launched.stdout, selectors.EVENT_READ, "output")
+        selector.register(launched.stderr, selectors.EVENT_READ, "output")
+        open_streams, next_poll = 3, 0.0
+        try:
+            while open_streams and self.stop_reason is None:
+                now = time.monotonic()
+                poll = now >= next_poll
+                if poll:
+                    next_poll = now + POLL_SECONDS
+                self._check_limits(now, poll)
+                if self.stop_reason is not None:
+                    break
+                for key, _ in selector.select(max(0.01, min(next_poll, self.deadline_total) - now)):
+                    data = os.read(key.fd, 1 << 16)
+                    if not data:
+                        selector.unregister(key.fd)
+                        open_streams -= 1
+                    elif key.data == "channel":
+                        self._channel(data)
+                    else:
+                        self._printed(data)
+                    if self.stop_reason is not None:
+                        break
+        finally:
+            selector.close()
+
+    def _channel(self, data: bytes) -> None:
+        if self.done:  # the worker writes nothing after 'done': this is the submission's
+            raise FrameError("data after 'done'")
+        if self.reader.total + len(data) > self.limits.channel_bytes:
+            self.stop(StopKind.CHANNEL_LIMIT, f"the submission sent too much data back to the grader while "
+                                              f"{self.phase.name}")
+            return
+        for message in self.reader.feed(data):
+            self.handle(self.protocol.feed(message))
+        if self.done and self.reader.pending:
+            raise FrameError("data after 'done'")
+
+    def _printed(self, data: bytes) -> None:
+        self.output_total += len(data)
+        if len(self.output) < OUTPUT_KEPT:
+            self.output += data[: OUTPUT_KEPT - len(self.output)]
+        if self.output_total > self.limits.output_bytes:
+            self.stop(StopKind.OUTPUT_LIMIT, f"output limit of {human_bytes(self.limits.output_bytes)} exceeded "
+                                             f"while {self.phase.name} (the code printed too much)")
+
+    def _finish(self) -> None:
+        launched = self.launched
+        for fd in (launched.channel, launched.stdout, launched.stderr, launched.control):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.outcome.cpu_seconds += self.cpu_now() if self.cgroup is not None else 0.0
+        self.kill()
+        status = launched.wait()
+        if self.cgroup is not None:
+            if self.stop_reason is None and not self.done and self.cgroup.oom_kills():
+                self.stop_reason = Stop(StopKind.MEMORY_LIMIT, self.phase.name, self._memory_message())
+            self.cgroup.remove()
+        if self.stop_reason is None and not self.done:
+            kind, message = self._death_message(status)
+            self.stop_reason = Stop(kind, self.phase.name, message)
+        self.outcome.output = self.output.decode("utf-8", "replace")
+
+    @property
+    def culprit(self) -> tuple | None:
+        return self.phase.culprit
+
+
+ProbeKey = ProbeKey  # re-exported for the runner

@@ -1,0 +1,336 @@
+"""The probes' tools inside the sandbox: call the student's functions and record what
+happened, as plain data (see :mod:`grader.codec`). No verdict is formed here.
+
+- :meth:`Recorder.call` calls a student function under a CPU-time limit and records its
+  value or its exception (with the student's own traceback lines). It also records,
+  from copies taken before the call, which tensor arguments the call changed in place,
+  and (``forbid=``) whether the call ran a forbidden function however it reached it
+  (an alias, ``getattr``, a reference taken before the probe).
+- :meth:`Recorder.timed_call` is measured by the runner, outside the sandbox, in CPU
+  time, with inputs made from a seed the runner releases when the measurement starts.
+- :meth:`Recorder.record` records any value.
+"""
+
+from __future__ import annotations
+
+import inspect
+import signal
+import sys
+import threading
+import time
+import traceback
+from typing import Any, Callable
+
+from grader.codec import encode
+from grader.sandbox import originals
+from grader.sandbox.channel import read_message, write_frame
+from grader.states import Frame
+
+_process_time = time.process_time
+_setitimer = signal.setitimer
+_signal = signal.signal
+_setprofile, _getprofile, _thread_setprofile = sys.setprofile, sys.getprofile, threading.setprofile
+MAX_MESSAGE = 2000
+FAILED = object()  #: what :meth:`Recorder.call` returns when the student's call did not return a value
+
+
+class CallTimeout(BaseException):
+    """Raised inside student code when a call passes its time limit (BaseException, so a
+    student's ``except Exception`` does not swallow it)."""
+
+
+# ---------------------------------------------------------------- tracebacks
+class Trimmer:
+    """Formats exceptions with only the student's own frames, named by cell and line."""
+
+    def __init__(self, student_files: dict[str, str]) -> None:
+        self.files = student_files
+
+    def label(self, filename: str, lineno: int) -> str:
+        if filename.startswith("<cell ") and filename.endswith(">"):
+            return f"{filename[1:-1]}, line {lineno}"
+        return f"{filename}, line {lineno}"
+
+    def format(self, exc: BaseException) -> str:
+        lines = []
+        for frame in traceback.extract_tb(exc.__traceback__):
+            if frame.filename in self.files:
+                lines.append(f"  {self.label(frame.filename, frame.lineno)}, in {frame.name}")
+                if frame.line:
+                    lines.append(f"    {frame.line.strip()}")
+        if isinstance(exc, SyntaxError) and exc.filename in self.files:
+            lines.append(f"  {self.label(exc.filename, exc.lineno or 0)}")
+            if exc.text:
+                lines.append(f"    {exc.text.strip()}")
+        return "\n".join(lines)[-4 * MAX_MESSAGE:]
+
+    def describe(self, exc: BaseException, **extra: Any) -> dict[str, Any]:
+        try:
+            message = str(exc.msg if isinstance(exc, SyntaxError) else exc)
+        except BaseException:  # noqa: BLE001 - a hostile __str__
+            message = "<the exception's message could not be shown>"
+        if not isinstance(message, str):
+            message = "<the exception's message is not text>"
+        bases = [c.__name__ for c in type(exc).__mro__[1:] if isinstance(c, type)]
+        record = {"$": "raised", "type": type(exc).__name__, "message": message[:MAX_MESSAGE],
+                  "traceback": self.format(exc), "bases": bases, **extra}
+        filename = getattr(exc, "filename", None) if isinstance(exc, OSError) else None
+        if isinstance(filename, str):
+            record["filename"] = filename[:4096]
+        return record
+
+
+# ---------------------------------------------------------------- the student's namespace
+class Student:
+    """The probes' view of the submission: its top-level names."""
+
+    def __init__(self, namespace: dict[str, Any]) -> None:
+        self.namespace = namespace
+
+    def has(self, name: str) -> bool:
+        return name in self.namespace
+
+    def get(self, name: str) -> Any:
+        return self.namespace[name]
+
+
+# ---------------------------------------------------------------- watching a call
+class ForbiddenWatch:
+    """Notices when a call runs one of the forbidden functions (by the identity of their
+    code, as resolved before any student code ran), however the student reached it."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.codes: dict[Any, str] = {}
+        self.builtins: dict[int, str] = {}
+        for name in names:
+            obj = originals.original(name)
+            code = getattr(obj, "__code__", None)
+            if code is not None:
+                self.codes[code] = name
+            elif obj is not None and callable(obj):
+                self.builtins[id(obj)] = name
+        self.hit: str | None = None
+        self.profiler = self._profile  # one bound method, so the watch can tell whether it is still on
+
+    def _profile(self, frame, event, arg):
+        if event == "call":
+            name = self.codes.get(frame.f_code)
+        elif event == "c_call":
+            name = self.builtins.get(id(arg))
+        else:
+            return
+        if name is not None and self.hit is None:
+            self.hit = name
+
+    def __enter__(self) -> "ForbiddenWatch":
+        if self.codes or self.builtins:
+            _thread_setprofile(self.profiler)
+            _setprofile(self.profiler)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if not (self.codes or self.builtins):
+            return
+        if _getprofile() is not self.profiler and self.hit is None:
+            self.hit = "sys.setprofile"  # the call switched the watch off
+        _setprofile(None)
+        _thread_setprofile(None)
+
+
+def _tensor_arguments(function: Any, args: tuple, kwargs: dict, torch: Any) -> list[tuple[str, Any, Any]]:
+    """(argument name, tensor, copy) for every tensor passed, also one level inside a
+    list, tuple or dict argument: what a call must leave as it found it."""
+    if torch is None:
+        return []
+    try:
+        names = list(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        names = []
+    found = []
+    labelled = [(names[i] if i < len(names) else f"argument {i + 1}", a) for i, a in enumerate(args)]
+    labelled += list(kwargs.items())
+    for label, value in labelled:
+        inner = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) \
+            else [(None, value)]
+        for index, item in list(inner)[:64]:
+            if isinstance(item, torch.Tensor) and item.device.type != "meta":
+                where = label if index is None else f"{label}[{index!r}]"
+                with torch._C.DisableTorchFunction():
+                    found.append((where, item, torch.Tensor.clone(torch.Tensor.detach(item))))
+    return found
+
+
+def _changed(arguments: list[tuple[str, Any, Any]], torch: Any) -> list[str]:
+    changed = []
+    with torch._C.DisableTorchFunction():
+        for where, tensor, before in arguments:
+            now = torch.Tensor.detach(tensor)
+            same = now.shape == before.shape and now.dtype == before.dtype and bool(
+                torch.equal(now, before) or (now.is_floating_point() and torch.equal(now.isnan(), before.isnan())
+                                             and torch.equal(now.nan_to_num(), before.nan_to_num())))
+            if not same:
+                changed.append(where)
+    return changed
+
+
+# ---------------------------------------------------------------- the recorder
+class Recorder:
+    """Collects a probe's observations: values returned, exceptions raised."""
+
+    def __init__(self, student: Student, trimmer: Trimmer, torch: Any, device: str, cpu_budget: float,
+                 inputs: dict[str, Any] | None = None, channel: "Channel | None" = None) -> None:
+        self.student = student
+        self._inputs = inputs or {}
+        self.trimmer = trimmer
+        self.torch = torch
+        self.device = device
+        self.deadline = _process_time() + cpu_budget
+        self.channel = channel
+        self.observations: dict[str, Any] = {}
+
+    def input(self, name: str) -> Any:
+        """Data the exercise prepared on the trusted side (NumPy arrays come back as
+        writable NumPy arrays; convert with torch.from_numpy)."""
+        from grader.codec import TensorValue, decode
+
+        value = decode(self._inputs[name])
+        return value.data if isinstance(value, TensorValue) else value
+
+    def original(self, dotted: str) -> Any:
+        """The function ``dotted`` named before any student code ran (``torch.is_grad_enabled``...)."""
+        return originals.original(dotted)
+
+    # -- time limits (CPU time of this process; the runner watches the whole sandbox)
+    def remaining(self) -> float:
+        return max(0.001, self.deadline - _process_time())
+
+    def _arm(self, seconds: float) -> None:
+        def expired(signum, frame):
+            raise CallTimeout(f"time limit of {seconds:.3g} s exceeded")
+
+        _signal(signal.SIGPROF, expired)
+        _setitimer(signal.ITIMER_PROF, max(0.001, seconds))
+
+    @staticmethod
+    def disarm() -> None:
+        _setitimer(signal.ITIMER_PROF, 0)
+
+    # -- outcomes
+    def failed(self, key: str) -> bool:
+        """True when ``key`` holds no value: the call raised, timed out or was missing."""
+        value = self.observations.get(key)
+        return isinstance(value, dict) and value.get("$") in ("raised", "missing")
+
+    def timed_out(self) -> dict | None:
+        """The first call of this probe that ran out of time (its record), or None."""
+        return next((v for v in self.observations.values() if isinstance(v, dict) and v.get("timed_out")), None)
+
+    def fail_like(self, key: str, record: dict) -> None:
+        """Record under ``key`` the same failure as ``record`` (a call not made because an
+        earlier one of the probe already ran out of time, say)."""
+        self.observations[key] = dict(record)
+
+    # -- recording
+    def record(self, key: str, value: Any) -> None:
+        """Record any value (encoded to plain data; a failure to encode is recorded too)."""
+        self._arm(self.remaining())
+        try:
+            self.observations[key] = encode(value, self.torch)
+        except BaseException as exc:  # noqa: BLE001 - hostile objects may raise anything
+            self.observations[key] = self.trimmer.describe(exc)
+        finally:
+            self.disarm()
+
+    def call(self, key: str, function: Any, *args: Any, timeout: float | None = None, forbid: tuple[str, ...] = (),
+             record: bool = True, mutates: bool = False, **kwargs: Any) -> Any:
+        """Call a student function (by name or object) and record what happened under
+        ``key`` (``key + ".inputs_changed"``: tensor arguments it changed, unless
+        ``mutates``). Returns the value, or :data:`FAILED` when it raised, timed out, ran
+        a forbidden function or is not defined."""
+        if isinstance(function, str):
+            if not self.student.has(function):
+                self.observations[key] = {"$": "missing", "name": function}
+                return FAILED
+            name, function = function, self.student.get(function)
+        else:
+            name = getattr(function, "__name__", "the function")
+        limit = min(timeout, self.remaining()) if timeout is not None else self.remaining()
+        arguments = [] if mutates else _tensor_arguments(function, args, kwargs, self.torch)
+        watch = ForbiddenWatch(forbid)
+        self._arm(limit)
+        try:
+            with watch:
+                value = function(*args, **kwargs)
+        except CallTimeout:
+            self.disarm()
+            self.observations[key] = {"$": "raised", "type": "TimeoutError", "timed_out": True,
+                                      "message": f"time limit of {limit:.3g} s exceeded", "traceback": ""}
+            return FAILED
+        except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
+            self.disarm()
+            self.observations[key] = self.trimmer.describe(exc)
+            return FAILED
+        finally:
+            self.disarm()
+        if watch.hit:
+            self.observations[key] = {"$": "raised", "type": "ForbiddenCall", "message": watch.hit,
+                                      "forbidden": watch.hit, "traceback": ""}
+            return FAILED
+        changed = _changed(arguments, self.torch) if arguments else []
+        if changed:
+            self.observations[key + ".inputs_changed"] = {"$": "dict", "type": "dict", "items": [
+                ["function", name], ["arguments", {"$": "list", "type": "list", "items": changed}]]}
+        if record:
+            self.record(key, value)
+        return value
+
+    def timed_call(self, key: str, function: Any, make_args: Callable[[int], tuple], *,
+                   timeout: float | None = None, sample: bool = False) -> tuple[Any, float | None]:
+        """Call ``function(*make_args(seed))`` under the runner's clock: the runner draws
+        ``seed`` when the measurement starts (so no input can be known ahead) and measures
+        the sandbox's CPU time until the call returns (``ctx.measured(key)`` on the trusted
+        side). With ``sample``, the value must be a tensor: its shape and dtype are recorded
+        under ``key``, and under ``key + ".sample"`` its elements at positions the runner
+        draws only after the call (the check recomputes those from the seed). Returns (the
+        value or :data:`FAILED`, the CPU seconds measured, or None without a runner)."""
+        if self.channel is None:
+            return self.call(key, function, *make_args(0), timeout=timeout, record=not sample), None
+        challenge = self.channel.ask(Frame.TIMING_READY, key)
+        seed = int(challenge.get("seed", 0))
+        value = self.call(key, function, *make_args(seed), timeout=timeout, record=False)
+        answer = self.channel.ask(Frame.TIMING_DONE, key)
+        if value is not FAILED:
+            if sample:
+                self._record_sample(key, value, answer.get("draws") or [])
+            else:
+                self.record(key, value)
+        seconds = answer.get("cpu_seconds")
+        return value, float(seconds) if isinstance(seconds, (int, float)) else None
+
+    def _record_sample(self, key: str, value: Any, draws: list) -> None:
+        torch = self.torch
+        if not isinstance(value, torch.Tensor):
+            self.record(key, value)
+            return
+        with torch._C.DisableTorchFunction():
+            flat = torch.Tensor.reshape(torch.Tensor.detach(value), (-1,))
+            count = int(flat.numel())
+            self.record(key, {"shape": tuple(int(s) for s in value.shape), "dtype": str(value.dtype),
+                              "device": str(value.device)})
+            if count:
+                positions = torch.tensor([min(count - 1, int(float(u) * count)) for u in draws], dtype=torch.long)
+                self.record(key + ".sample", torch.Tensor.cpu(flat[positions.to(flat.device)]))
+
+
+class Channel:
+    """The worker's two descriptors: frames out to the runner, its answers back."""
+
+    def __init__(self, frames: int, control: int) -> None:
+        self.frames, self.control = frames, control
+
+    def send(self, message: dict[str, Any]) -> None:
+        write_frame(self.frames, message)
+
+    def ask(self, frame: Frame, key: str) -> dict[str, Any]:
+        write_frame(self.frames, {"type": frame.value, "key": key})
+        return read_message(self.control)
