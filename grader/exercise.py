@@ -88,6 +88,7 @@ class Check:
     requires: tuple[str, ...] = ()
     depends: tuple[str, ...] = ()
     hints: dict[str, str] = field(default_factory=dict)  # raised-exception type or message text -> hint
+    timeout_hint: str | None = None  # shown when the check's probe was stopped by its time limit
 
 
 @dataclass
@@ -267,13 +268,18 @@ class Exercise:
 
     def check(self, id: str, points: float, probe: str | None = None, name: str | None = None,
               requires: tuple[str, ...] = (), depends: tuple[str, ...] = (),
-              hints: dict[str, str] | None = None) -> Callable:
-        """Register a trusted-side check: ``fn(ctx) -> Verdict``."""
+              hints: dict[str, str] | None = None, timeout_hint: str | None = None) -> Callable:
+        """Register a trusted-side check: ``fn(ctx) -> Verdict``. ``requires``: names the
+        submission must define; ``depends``: earlier checks that must pass (only when this
+        one cannot be judged otherwise); ``hints``: exception type or message text -> hint
+        for a student call that raised; ``timeout_hint``: the hint when the probe ran out
+        of time."""
 
         def register(fn: Callable) -> Callable:
             doc = (inspect.getdoc(fn) or "").strip().splitlines()
             self.checks.append(Check(id=id, name=name or (doc[0] if doc else id), points=float(points), probe=probe,
-                                     judge=fn, requires=tuple(requires), depends=tuple(depends), hints=hints or {}))
+                                     judge=fn, requires=tuple(requires), depends=tuple(depends), hints=hints or {},
+                                     timeout_hint=timeout_hint))
             return fn
 
         return register

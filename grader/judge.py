@@ -72,7 +72,8 @@ def _judge_check(check: Check, exercise: Exercise, context: Context, expected: d
             message = outcome.fatal.message if outcome.fatal else "the grader could not run this check"
             return CheckStatus.ERROR, Verdict(False, message)
         if run.stop is not None:
-            return CheckStatus.ERROR, Verdict(False, f"stopped: {run.stop.message}")
+            hint = check.timeout_hint if run.stop.kind.is_time else None
+            return CheckStatus.ERROR, Verdict(False, f"stopped: {run.stop.message}", hint=hint)
         got = {k: _clean(v) if isinstance(v, Raised) else v for k, v in run.observations.items()}
         if run.failure is not None:
             got.setdefault("__probe_failure__", _clean(run.failure))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from grader import cache
-from grader.codec import Malformed, decode
+from grader.codec import Malformed, Raised, decode
 from grader.errors import GraderError
 from grader.exercise import Exercise
 from grader.sandbox import Limits, RunOutcome, run_in_sandbox
@@ -48,6 +48,8 @@ def _problems(outcome: RunOutcome, expected: int) -> str | None:
                 for k, p in outcome.probes.items() if p.stop or p.failure]
     problems += [f"unit {i}: {(u.stop.message if u.stop else u.error.describe())}"
                  for i, u in outcome.units.items() if u.stop or u.error]
+    problems += [f"{k[0]}.{k[1]}: {key}: {value.message}" for k, p in outcome.probes.items()
+                 for key, value in p.observations.items() if isinstance(value, Raised) and value.timed_out]
     if outcome.fatal:
         return outcome.fatal.message
     if problems:

@@ -1,9 +1,13 @@
-"""Trusted-side reading of the student's source: which functions call what.
+"""Trusted-side reading of the student's source: which functions use what.
 
 Used for rules such as "implement ``broadcast_shape`` by hand" or "no autograd inside
-``linear_mse_grads``". Aliases (``import torch as T``, ``from torch import
-broadcast_shapes as bs``) and calls through the student's own helper functions are
-followed, so renaming a forbidden call does not hide it.
+``linear_mse_grads``" (the sandbox also notices a forbidden call at run time, by the
+identity of the function's code). Every way of naming a function counts as using it:
+imports under another name (``import torch as T``, ``from torch import broadcast_shapes
+as bs``), names bound at the top level or inside the function (``_g = torch.autograd.grad``,
+``f = getattr(torch, "broadcast_shapes")``, ``vars(torch)["..."]``,
+``torch.__dict__["..."]``), default arguments, lambdas, and the student's own helper
+functions and classes it calls.
 """
 
 from __future__ import annotations
@@ -11,11 +15,24 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+_LOOKUPS = ("getattr", "vars", "__dict__")
+
+
+def _import_aliases(node: ast.AST) -> dict[str, str]:
+    found: dict[str, str] = {}
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            found[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
+    elif isinstance(node, ast.ImportFrom) and node.module:
+        for alias in node.names:
+            found[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return found
+
 
 @dataclass
 class StudentSource:
-    functions: dict[str, ast.AST] = field(default_factory=dict)  # top-level def name -> node
-    aliases: dict[str, str] = field(default_factory=dict)  # local name -> dotted origin
+    functions: dict[str, ast.AST] = field(default_factory=dict)  # top-level def/class/lambda name -> node
+    aliases: dict[str, str] = field(default_factory=dict)  # top-level name -> dotted origin
     where: dict[str, str] = field(default_factory=dict)  # def name -> "cell 3"
 
     @classmethod
@@ -24,22 +41,59 @@ class StudentSource:
         for unit in units:
             try:
                 tree = ast.parse(unit.source)
-            except (SyntaxError, RecursionError, MemoryError):
+            except (SyntaxError, RecursionError, MemoryError, ValueError):
                 continue
             for node in tree.body:
-                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                    source.functions[node.name] = node
-                    source.where[node.name] = unit.label
-                elif isinstance(node, ast.Import):
-                    for alias in node.names:
-                        source.aliases[alias.asname or alias.name.split(".")[0]] = (
-                            alias.name if alias.asname else alias.name.split(".")[0])
-                elif isinstance(node, ast.ImportFrom) and node.module:
-                    for alias in node.names:
-                        source.aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+                source._top_level(node, unit.label)
         return source
 
+    def _top_level(self, node: ast.AST, label: str) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            self.functions[node.name] = node
+            self.where[node.name] = label
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            self.aliases.update(_import_aliases(node))
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target, value in self._pairs(targets, node.value):
+                if isinstance(value, ast.Lambda):
+                    self.functions[target] = value
+                    self.where[target] = label
+                else:
+                    dotted = self._dotted(value, {})
+                    if dotted:
+                        self.aliases[target] = dotted
+
+    @staticmethod
+    def _pairs(targets: list[ast.AST], value: ast.AST) -> list[tuple[str, ast.AST]]:
+        """(name, expression) for ``a = x`` and ``a, b = x, y``."""
+        pairs = []
+        for target in targets:
+            if isinstance(target, ast.Name):
+                pairs.append((target.id, value))
+            elif isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, (ast.Tuple, ast.List)):
+                pairs += [(t.id, v) for t, v in zip(target.elts, value.elts) if isinstance(t, ast.Name)]
+        return pairs
+
     def _dotted(self, node: ast.AST, local_aliases: dict[str, str]) -> str | None:
+        """The dotted name an expression stands for: ``T.autograd.grad``, ``getattr(torch,
+        "x")``, ``vars(torch)["x"]`` and ``torch.__dict__["x"]`` included."""
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr" \
+                and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) \
+                and isinstance(node.args[1].value, str):
+            owner = self._dotted(node.args[0], local_aliases)
+            return f"{owner}.{node.args[1].value}" if owner else None
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) \
+                and isinstance(node.slice.value, str):
+            owner = node.value
+            if isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name) and owner.func.id == "vars" \
+                    and owner.args:
+                base = self._dotted(owner.args[0], local_aliases)
+            elif isinstance(owner, ast.Attribute) and owner.attr == "__dict__":
+                base = self._dotted(owner.value, local_aliases)
+            else:
+                return None
+            return f"{base}.{node.slice.value}" if base else None
         parts = []
         while isinstance(node, ast.Attribute):
             parts.append(node.attr)
@@ -49,34 +103,41 @@ class StudentSource:
         head = local_aliases.get(node.id) or self.aliases.get(node.id, node.id)
         return ".".join([head] + list(reversed(parts)))
 
+    def _local_aliases(self, node: ast.AST) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for sub in ast.walk(node):
+            found.update(_import_aliases(sub))
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Assign):
+                for target, value in self._pairs(sub.targets, sub.value):
+                    dotted = self._dotted(value, found)
+                    if dotted and not dotted.startswith(target + "."):
+                        found[target] = dotted
+        return found
+
     def names_used(self, function: str, _seen: set[str] | None = None) -> set[str]:
         """Every dotted name referenced inside ``function`` (and the student's helpers it
-        calls), with import aliases resolved: ``{"torch.broadcast_shapes", "len", ...}``."""
+        calls), aliases resolved: ``{"torch.broadcast_shapes", "len", ...}``; string
+        constants appear as ``str:<text>``."""
         seen = _seen if _seen is not None else set()
         if function in seen or function not in self.functions:
             return set()
         seen.add(function)
         node = self.functions[function]
-        local_aliases: dict[str, str] = {}
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.Import):
-                for alias in sub.names:
-                    local_aliases[alias.asname or alias.name.split(".")[0]] = (
-                        alias.name if alias.asname else alias.name.split(".")[0])
-            elif isinstance(sub, ast.ImportFrom) and sub.module:
-                for alias in sub.names:
-                    local_aliases[alias.asname or alias.name] = f"{sub.module}.{alias.name}"
+        local_aliases = self._local_aliases(node)
         used: set[str] = set()
         for sub in ast.walk(node):
-            if isinstance(sub, (ast.Attribute, ast.Name)):
+            if isinstance(sub, (ast.Attribute, ast.Name, ast.Call, ast.Subscript)):
                 dotted = self._dotted(sub, local_aliases)
                 if dotted:
                     used.add(dotted)
             if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
                 used.add(f"str:{sub.value}")  # getattr(torch, "broadcast_shapes")
         for name in list(used):
-            if name in self.functions and name != function:
-                used |= self.names_used(name, seen)
+            head = name.split(".")[0]
+            for helper in {name, head}:
+                if helper in self.functions and helper != function:
+                    used |= self.names_used(helper, seen)
         return used
 
     def find_forbidden(self, function: str, forbidden: set[str]) -> list[str]:
@@ -84,9 +145,13 @@ class StudentSource:
         ``numpy``/``np`` spellings are treated alike; a bare attribute name given as a
         string (``getattr(torch, "broadcast_shapes")``) counts too."""
         used = {u.replace("np.", "numpy.", 1) if u.startswith("np.") else u for u in self.names_used(function)}
+        exact = sorted(n for n in forbidden if n in used)
+        if exact:
+            return exact
         found = []
         for name in sorted(forbidden):
             attr = name.rsplit(".", 1)[-1]
-            if name in used or f"str:{attr}" in used or any(u.endswith("." + attr) and u.split(".")[0] in ("torch", "numpy") for u in used):
+            if name in used or f"str:{attr}" in used or any(
+                    u.endswith("." + attr) and u.split(".")[0] in ("torch", "numpy") for u in used):
                 found.append(name)
         return found

@@ -60,7 +60,9 @@ class Plan:
     distributions: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        shown = ", ".join(self.distributions[:6]) + (", ..." if len(self.distributions) > 6 else "")
+        core = [d for d in self.distributions if canonical(d) in CORE_DISTRIBUTIONS]
+        named = core + [d for d in self.distributions if d not in core]
+        shown = ", ".join(named[:6]) + (", ..." if len(named) > 6 else "")
         return (f"filesystem: an allow-list ({len(self.binds)} paths: Python {sys.version_info[0]}."
                 f"{sys.version_info[1]} and its standard library, {len(self.distributions)} packages ({shown}), "
                 f"system libraries); nothing else of the host")
