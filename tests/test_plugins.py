@@ -23,7 +23,7 @@ def test_hookimpl_is_exported():
 
 
 CATALOGUE = ["tensor_ops", "broadcasting", "manual_backprop", "mlp", "digits_classifier", "checkpoint",
-             "gpu_transfer"]
+             "gpu_transfer", "minibatch", "early_stopping", "regularization", "kfold_cv"]
 MIN_MUTANTS = {"manual_backprop": 4, "digits_classifier": 4}  # the others: 3
 
 
