@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from grader.api import (Exercise, StudentFailed, TensorValue, Verdict, compare_arrays, compare_tensors, describe,
-                        hookimpl)
+from grader.api import (Exercise, StudentFailed, TensorValue, Verdict, compare_arrays, compare_tensors,
+                        describe)
 
 exercise = Exercise(
     id="regularization",
@@ -388,7 +388,3 @@ def _check_weight_decay(ctx):
     return Verdict(True, f"weight_decay = {float(ctx.expected('l2_0')):g} for l2 = {WEIGHT_DECAY_L2[0]}: SGD takes "
                          "the same steps as with the explicit penalty")
 
-
-@hookimpl
-def grader_exercises():
-    return [exercise]

@@ -24,6 +24,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="grader", description="Sandboxed autograder for PyTorch exercises.")
     parser.add_argument("--version", action="version", version=f"grader {grader.__version__}")
+    parser.add_argument("-p", dest="plugins", action="append", default=[], metavar="no:NAME|MODULE",
+                        help="leave out the plugin NAME (no:NAME), or load the plugin module MODULE (repeatable)")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     check = commands.add_parser("check", help="grade one submission (.py or .ipynb)")
@@ -161,9 +163,19 @@ def cmd_new(args: argparse.Namespace) -> int:
     return 0
 
 
+def _select_plugins(options: list[str]) -> None:
+    """``-p no:NAME`` / ``-p MODULE``, passed on as the plugin manager's environment."""
+    from grader.plugins import BLOCK_ENV, EXTRA_ENV
+
+    for option in options:
+        variable, name = (BLOCK_ENV, option[3:]) if option.startswith("no:") else (EXTRA_ENV, option)
+        os.environ[variable] = ",".join(filter(None, [os.environ.get(variable, ""), name.strip()]))
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        _select_plugins(args.plugins)
         from grader.batch.cli import cmd_batch, cmd_gradescope
 
         handler = {"check": cmd_check, "list": cmd_list, "verify": cmd_verify, "starter": cmd_starter,

@@ -30,19 +30,25 @@ __all__ = ["exercise_registry", "grade_path", "grade_submission", "probe_specs",
 
 
 def exercise_registry(pm=None) -> dict[str, Exercise]:
-    """Every exercise the plugins provide, by id: the built-ins first, in the order the
-    grader's own entry points declare them, then the others by id."""
-    from grader.plugins import builtin_order, get_plugin_manager
+    """Every exercise the plugins provide, by id: the built-ins first, in the order of the
+    course (the built-in catalogue's own order), then the others by id."""
+    from grader.plugins import exercises_by_plugin, get_plugin_manager, plugin_origin
 
     pm = pm or get_plugin_manager()
     registry: dict[str, Exercise] = {}
-    for plugin_exercises in pm.hook.grader_exercises():
-        for exercise in plugin_exercises or ():
+    origin: dict[str, str] = {}
+    builtin: list[str] = []
+    for plugin, exercises in exercises_by_plugin(pm):
+        for exercise in exercises:
+            where = f"{pm.get_name(plugin)} ({plugin_origin(pm, plugin)})"
             if exercise.id in registry:
-                raise GraderError(f"two plugins define the exercise id {exercise.id!r}")
-            registry[exercise.id] = exercise
-    order = builtin_order()
-    return dict(sorted(registry.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
+                raise GraderError(f"two plugins define the exercise id {exercise.id!r}: {origin[exercise.id]} and "
+                                  f"{where}; block one with -p no:NAME")
+            registry[exercise.id], origin[exercise.id] = exercise, where
+            if plugin_origin(pm, plugin) == "builtin":
+                builtin.append(exercise.id)
+    rank = {exercise_id: i for i, exercise_id in enumerate(builtin)}
+    return dict(sorted(registry.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0])))
 
 
 def select_exercises(registry: dict[str, Exercise], ids: Sequence[str] | None) -> list[Exercise]:

@@ -3,10 +3,10 @@
 The package (rendered from the Jinja2 templates in ``templates/new/``)::
 
     grader-<id>/
-        pyproject.toml            [project.entry-points.grader] <id> = "grader_<id>.exercise"
+        pyproject.toml            [project.entry-points.grader] <id> = "grader_<id>.exercise:exercise"
         README.md
         src/grader_<id>/__init__.py
-        src/grader_<id>/exercise.py     probes, checks, hints, the grader_exercises hook
+        src/grader_<id>/exercise.py     the Exercise: probes, checks, hints
         src/grader_<id>/reference.py    the reference solution
         src/grader_<id>/starter.py      the student's stubs (for ``grader starter``)
         src/grader_<id>/mutants/whole_tensor_norm.py
@@ -65,7 +65,9 @@ def new_exercise(exercise_id: str, directory: Path | str | None = None, *, title
     from grader.report import environment
 
     env = environment()
-    context = dict(id=exercise_id, package=package, dist=dist, title=title, grader_version=grader.__version__)
+    major, minor = (int(x) for x in grader.__version__.split(".")[:2])
+    context = dict(id=exercise_id, package=package, dist=dist, title=title, grader_version=grader.__version__,
+                   grader_next=f"{major}.{minor + 1}" if major == 0 else f"{major + 1}")
     written = []
     for template, target in FILES.items():
         path = root / target.format(id=exercise_id, package=package)

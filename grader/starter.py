@@ -163,12 +163,9 @@ def generated_starter(exercise: Exercise) -> Starter:
 
 # --------------------------------------------------------------------------- the notebook
 def notebook_order(registry: dict[str, Exercise]) -> list[Exercise]:
-    """Every exercise, the built-ins first in catalogue order (as the entry points list
-    them), then the others in the order the plugins gave them."""
-    from grader.plugins import DEFAULT_PLUGINS
-
-    rank = {name: i for i, name in enumerate(DEFAULT_PLUGINS)}
-    return sorted(registry.values(), key=lambda e: rank.get(e.id, len(rank)))
+    """Every exercise in the registry's order: the built-ins in the order of the course,
+    then the others."""
+    return list(registry.values())
 
 
 def render_notebook(exercises: Sequence[Exercise], *, title: str = DEFAULT_TITLE,

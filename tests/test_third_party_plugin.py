@@ -39,7 +39,8 @@ def installed(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PIP_"))}
     env.pop("GRADER_DISABLE_PLUGIN_AUTOLOAD", None)
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    pip = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
+    # with its dependencies (torch-grader and numpy, found installed; nothing may be downloaded)
+    pip = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-build-isolation", "--no-index",
                           "-e", str(package)], capture_output=True, text=True, env=env, cwd=root, timeout=300)
     assert pip.returncode == 0, pip.stdout + pip.stderr
     return python, package, env
@@ -59,7 +60,8 @@ def test_the_package_layout_and_entry_point(installed):
         assert (src / part).is_file(), part
     assert (package / "tests" / f"test_{ID}.py").is_file()
     pyproject = (package / "pyproject.toml").read_text()
-    assert '[project.entry-points.grader]\ndemo_ex = "grader_demo_ex.exercise"' in pyproject
+    assert '[project.entry-points.grader]\ndemo_ex = "grader_demo_ex.exercise:exercise"' in pyproject
+    assert '"torch-grader>=0.2.0,<0.3"' in pyproject
 
 
 def test_grader_list_shows_it_with_its_distribution_unless_autoload_is_disabled(installed):

@@ -20,7 +20,7 @@ def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("dist")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
                     str(REPO)], check=True, capture_output=True, timeout=300)
-    (path,) = out.glob("grader-*.whl")
+    (path,) = out.glob("torch_grader-*.whl")
     return path
 
 
@@ -32,7 +32,7 @@ def test_wheel_ships_exercises_references_templates_and_example(wheel):
                      "grader/exercises/mutants/tensor_ops/unbiased_std.py"):
         assert required in names, required
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
-    assert "[grader]" in entry_points and "tensor_ops = grader.exercises.tensor_ops" in entry_points
+    assert "[grader]" in entry_points and "exercises = grader.exercises" in entry_points
 
 
 def test_installed_wheel_grades_the_example_like_the_editable_install(wheel, tmp_path):

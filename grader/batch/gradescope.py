@@ -14,25 +14,20 @@ tried against a fake root.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import importlib.util
 import json
 import os
 import stat
 import zipfile
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Sequence
 
 import grader
+from grader.batch.wheel import build_wheel, requirements
 from grader.errors import GraderError
 
 DEFAULT_ROOT = "/autograder"
 CONFIG = "grader_config.json"
 VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
-DEPENDENCIES = ("numpy", "scikit-learn", "pluggy", "jinja2", "nbformat")
-_SUBPACKAGES = ("exercises", "reference", "templates", "examples")
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image.
@@ -74,77 +69,6 @@ exit 0
 
 
 # ------------------------------------------------------------------ build
-def _package_dir(name: str) -> Path | None:
-    try:
-        spec = importlib.util.find_spec(name)
-    except ModuleNotFoundError:
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0]).resolve()
-
-
-def package_files() -> dict[str, Path]:
-    """Archive name -> file, for the grader package as installed (an editable install's
-    separate exercises/, reference/ and templates/ folders are put back inside it)."""
-    from grader.plugins import DEFAULT_PLUGINS
-
-    root = Path(grader.__file__).resolve().parent
-    trees = {"grader": root}
-    subpackages = set(_SUBPACKAGES) | {v.split(".")[1] for v in DEFAULT_PLUGINS.values() if v.count(".") >= 2}
-    for sub in sorted(subpackages):
-        where = _package_dir(f"grader.{sub}")
-        if where is not None and root not in where.parents and where != root:
-            trees[f"grader/{sub}"] = where
-    files: dict[str, Path] = {}
-    for prefix, tree in trees.items():
-        for path in sorted(tree.rglob("*")):
-            rel = path.relative_to(tree)
-            if path.is_dir() or path.is_symlink() or "__pycache__" in rel.parts or path.suffix in (".pyc", ".pyo"):
-                continue
-            if any(part.startswith(".") for part in rel.parts):
-                continue
-            files[f"{prefix}/{rel.as_posix()}"] = path
-    return files
-
-
-def _pinned(name: str) -> str:
-    try:
-        version = metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return name
-    return f"{name}=={version.split('+')[0]}"
-
-
-def build_wheel(out_dir: Path) -> Path:
-    """A wheel of the grader as installed here (pure Python; its entry points are the
-    built-in plugins and the ``grader`` command)."""
-    from grader.plugins import DEFAULT_PLUGINS
-
-    version = grader.__version__
-    dist_info = f"grader-{version}.dist-info"
-    files = {name: path.read_bytes() for name, path in package_files().items()}
-    requires = "".join(f"Requires-Dist: {_pinned(d)}\n" for d in ("torch", *DEPENDENCIES))
-    files[f"{dist_info}/METADATA"] = (f"Metadata-Version: 2.1\nName: grader\nVersion: {version}\n"
-                                      f"Summary: A sandboxed, plugin-based autograder for PyTorch exercises\n"
-                                      f"Requires-Python: >=3.11\n{requires}").encode()
-    files[f"{dist_info}/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: grader gradescope build\n"
-                                   b"Root-Is-Purelib: true\nTag: py3-none-any\n")
-    files[f"{dist_info}/entry_points.txt"] = ("[console_scripts]\ngrader = grader.cli:main\n\n[grader]\n" + "".join(
-        f"{name} = {module}\n" for name, module in sorted(DEFAULT_PLUGINS.items()))).encode()
-    record = []
-    for name, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{name},sha256={digest},{len(data)}")
-    record.append(f"{dist_info}/RECORD,,")
-    files[f"{dist_info}/RECORD"] = ("\n".join(record) + "\n").encode()
-    path = Path(out_dir) / f"grader-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in files.items():
-            _add(zf, name, data)
-    return path
-
-
 def build_autograder(out: Path, exercise_ids: Sequence[str] | None = None, timeout: float | None = None,
                      device: str = "cpu", visibility: str = "visible", extra_requirements: Sequence[str] = (),
                      pm=None) -> Path:
@@ -166,18 +90,20 @@ def build_autograder(out: Path, exercise_ids: Sequence[str] | None = None, timeo
                           f"autograder zip would not carry them (add the plugin with --requirement)")
     config = {"grader_version": grader.__version__, "exercises": [e.id for e in exercises],
               "timeout": timeout, "device": device, "visibility": visibility}
-    requirements = [_pinned(d) for d in DEPENDENCIES] + list(extra_requirements)
+    pinned = requirements()
+    torch = next((r for r in pinned if r.startswith("torch==")), "torch")
+    pinned = [r for r in pinned if not r.startswith("torch==")] + list(extra_requirements)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     with tempfile.TemporaryDirectory() as scratch:
         wheel = build_wheel(Path(scratch))
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-            _add(zf, "setup.sh", SETUP_SH.replace("{torch}", _pinned("torch")).replace("{wheel}", wheel.name),
+            _add(zf, "setup.sh", SETUP_SH.replace("{torch}", torch).replace("{wheel}", wheel.name),
                  executable=True)
             _add(zf, "run_autograder", RUN_AUTOGRADER, executable=True)
             _add(zf, CONFIG, json.dumps(config, indent=2) + "\n")
-            _add(zf, "requirements.txt", "\n".join(requirements) + "\n")
+            _add(zf, "requirements.txt", "\n".join(pinned) + "\n")
             zf.write(wheel, wheel.name)
     os.replace(tmp, out)
     return out

@@ -1,0 +1,126 @@
+"""Helpers for testing exercise plugins (and the grader's own exercises).
+
+Grade a submission written on the fly, exactly as ``grader check`` would::
+
+    from grader.testing import grade_source, check
+
+    result = grade_source("def norm(x):\\n    return x.norm()\\n", "vector_norm")
+    assert check(result, "vector_norm", "norm.values")["status"] == "passed"
+
+Judge one check on observations you write by hand, without a sandbox (fast unit tests
+of a check's logic, its messages and hints)::
+
+    verdict = judge(exercise, "norm.values", got={"random": value}, expected={"random": value})
+    assert verdict.passed
+
+Builds of the grader share one warm worker pool per process (:func:`shared_pool`), so a
+test file pays torch's import once.
+"""
+
+from __future__ import annotations
+
+import atexit
+import tempfile
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from grader.codec import decode, encode
+from grader.exercise import CheckContext, Exercise, StudentFailed, Verdict
+from grader.sandbox import Limits
+from grader.sandbox.launch import WorkerPool
+from grader.static import StudentSource
+
+__all__ = ["check", "exercise_result", "grade_file", "grade_source", "judge", "make_context", "notebook",
+           "shared_pool"]
+
+_pools: list[WorkerPool] = []
+
+
+def shared_pool(size: int = 2) -> WorkerPool:
+    """One warm worker pool for the whole process (closed at exit), preloaded with every
+    registered exercise's module."""
+    if not _pools:
+        from grader.engine import exercise_registry
+        from grader.plugins import get_plugin_manager
+
+        modules = sorted({e.module for e in exercise_registry(get_plugin_manager()).values()})
+        _pools.append(WorkerPool(size, preload=modules, warm=True))
+        atexit.register(_pools[0].close)
+    return _pools[0]
+
+
+def close_shared_pool() -> None:
+    while _pools:
+        _pools.pop().close()
+
+
+def notebook(*cells: str) -> str:
+    """A minimal valid nbformat-4 notebook (as text) with these code cells."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(textwrap.dedent(c)) for c in cells]
+    return nbformat.writes(nb)
+
+
+def grade_file(path: str | Path, *exercise_ids: str, limits: Limits | None = None, device: str = "cpu",
+               fresh: bool = False) -> dict[str, Any]:
+    """Grade the file at ``path`` (what ``grader check --format json`` prints), through
+    the shared warm pool (``fresh``: a new interpreter for the worker instead)."""
+    from grader.engine import grade_path
+
+    return grade_path(path, list(exercise_ids) or None, device=device, limits=limits or Limits(),
+                      pool=None if fresh else shared_pool()).to_dict()
+
+
+def grade_source(source: str, *exercise_ids: str, name: str = "submission.py", limits: Limits | None = None,
+                 device: str = "cpu") -> dict[str, Any]:
+    """Grade ``source`` (a module's text, dedented; or a notebook's JSON with a ``.ipynb`` name)."""
+    with tempfile.TemporaryDirectory(prefix="grader-test-") as folder:
+        path = Path(folder) / name
+        path.write_text(textwrap.dedent(source) if name.endswith(".py") else source, encoding="utf-8")
+        return grade_file(path, *exercise_ids, limits=limits, device=device)
+
+
+def exercise_result(result: dict[str, Any], exercise_id: str) -> dict[str, Any]:
+    return next(e for e in result["exercises"] if e["id"] == exercise_id)
+
+
+def check(result: dict[str, Any], exercise_id: str, check_id: str) -> dict[str, Any]:
+    """One check's entry of a result."""
+    return next(c for c in exercise_result(result, exercise_id)["checks"] if c["id"] == check_id)
+
+
+def _observed(values: dict[str, Any]) -> dict[str, Any]:
+    """Observations as the judge sees them: values from torch or NumPy go through the
+    codec (encoded in the sandbox, decoded on the trusted side)."""
+    torch = None
+    try:
+        import torch  # noqa: F811 - optional in a check's unit test
+    except ImportError:
+        pass
+    return {k: decode(encode(v, torch)) for k, v in values.items()}
+
+
+def make_context(exercise: Exercise, check_id: str, got: dict[str, Any], expected: dict[str, Any],
+                 source: str = "", device: str = "cpu") -> CheckContext:
+    """A :class:`CheckContext` for ``check_id`` over observations written by hand (tensors,
+    arrays and plain values; they are encoded and decoded like real ones)."""
+    from grader.submission import Unit
+
+    chosen = next(c for c in exercise.checks if c.id == check_id)
+    units = [Unit("cell 1", "<cell 1>", textwrap.dedent(source))] if source else []
+    return CheckContext(got_observations=_observed(got), expected_observations=_observed(expected),
+                        source=StudentSource.from_units(units), device=device, check=chosen)
+
+
+def judge(exercise: Exercise, check_id: str, got: dict[str, Any], expected: dict[str, Any], source: str = "",
+          device: str = "cpu") -> Verdict:
+    """Run one check's judge on hand-written observations and return its verdict (a
+    student call that failed becomes the verdict, as in a real grading)."""
+    ctx = make_context(exercise, check_id, got, expected, source, device)
+    try:
+        return ctx.check.judge(ctx)
+    except StudentFailed as failure:
+        return failure.verdict
