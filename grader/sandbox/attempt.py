@@ -5,7 +5,8 @@ is measured here, from outside the sandbox, with what the submission cannot chan
 Time limits are CPU time of the whole sandbox (its cgroup's ``cpuacct``, or its
 processes' clocks), so a busy machine or a busy neighbour never turns a correct cell
 into a time-out; a wall-clock backstop (twice the limit plus a few seconds) stops code
-that sleeps or blocks. Timed calls (speed checks) are measured the same way, between two
+that sleeps or blocks. The submission's total limit counts the CPU time of all its
+attempts, with the same kind of backstop (``runner.run_in_sandbox``). Timed calls (speed checks) are measured the same way, between two
 frames, with inputs the runner releases only when the measurement starts.
 """
 
@@ -184,7 +185,7 @@ class Attempt:
 
     # ------------------------------------------------------------------ limits
     def _check_limits(self, now: float, poll: bool) -> None:
-        if now > self.deadline_total:
+        if now > self.deadline_total or (poll and self.outcome.cpu_seconds + self.cpu_now() > self.limits.total_seconds):
             self.stop(StopKind.TOTAL_TIME, f"the submission's total time limit of {self.limits.total_seconds:g} s "
                                            f"was exceeded while {self.phase.name}")
             return
@@ -200,7 +201,7 @@ class Attempt:
     def _watch_memory(self) -> None:
         pids, self.students = sandboxed_processes(self.launched.pid)
         if self.cgroup is not None:
-            self.cgroup.add(sorted(set(pids) - set(self.cgroup.members())))
+            self.cgroup.add(pids)
         used = resident_bytes(self.students) + memfd_bytes(pids)
         self.outcome.peak_memory_bytes = max(self.outcome.peak_memory_bytes, used)
         if used > self.limits.memory_bytes:
@@ -254,6 +255,8 @@ class Attempt:
             # tmpfs pages are charged to the cgroup too: the private /tmp and /dev/shm have their own limit
             self.cgroup = SandboxCgroup.create(self.limits.memory_bytes + 2 * self.limits.tmp_bytes,
                                                cpus=self.limits.cpus, tasks=self.limits.processes + 16)
+        if self.cgroup is not None:  # the worker joins it itself, before it forks anything
+            self.request["cgroup_procs"] = self.cgroup.procs_files()
         if self.cgroup is None or "cpu" not in self.cgroup.controllers:
             slot = getattr(launcher, "slot", None)
             if slot is not None:  # no CPU quota: pin the sandbox to a CPU of its own instead
@@ -340,7 +343,7 @@ class Attempt:
                 os.close(fd)
             except OSError:
                 pass
-        self.outcome.cpu_seconds += self.cpu_now() if self.cgroup is not None else 0.0
+        self.outcome.cpu_seconds += self.cpu_now()
         self.kill()
         status = launched.wait()
         if self.cgroup is not None:

@@ -203,12 +203,26 @@ class SandboxCgroup:
         return sorted(found)
 
     def add(self, pids: list[int]) -> None:
+        """Put these processes into every folder of the group that does not hold them yet
+        (each controller's own member list: a process that forked while it was being
+        added may have left its child behind in one of them)."""
         for path in self._paths():
+            try:
+                present = {int(line) for line in _read(os.path.join(path, "cgroup.procs")).split()}
+            except (OSError, ValueError):
+                present = set()
             for pid in pids:
+                if pid in present:
+                    continue
                 try:
                     _write(os.path.join(path, "cgroup.procs"), str(pid))
                 except OSError:  # gone already, or a zombie
                     pass
+
+    def procs_files(self) -> list[str]:
+        """The member lists a process writes its own pid to, to join the group itself
+        (before it forks: its children are then born inside)."""
+        return [os.path.join(path, "cgroup.procs") for path in self._paths()]
 
     def cpu_seconds(self) -> float | None:
         """CPU time of every process that ever was in the group, or None without cpuacct."""

@@ -14,6 +14,7 @@ happened, as plain data (see :mod:`grader.codec`). No verdict is formed here.
 from __future__ import annotations
 
 import inspect
+import os
 import signal
 import sys
 import threading
@@ -327,10 +328,17 @@ class Channel:
 
     def __init__(self, frames: int, control: int) -> None:
         self.frames, self.control = frames, control
+        self.pid = os.getpid()
+
+    def forked(self) -> bool:
+        """True in a child the student's code forked (it must never write a frame)."""
+        return os.getpid() != self.pid
 
     def send(self, message: dict[str, Any]) -> None:
+        if self.forked():  # a child back in the worker's code, after a fork inside a student call
+            os._exit(0)
         write_frame(self.frames, message)
 
     def ask(self, frame: Frame, key: str) -> dict[str, Any]:
-        write_frame(self.frames, {"type": frame.value, "key": key})
+        self.send({"type": frame.value, "key": key})
         return read_message(self.control)

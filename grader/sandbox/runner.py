@@ -20,7 +20,7 @@ from typing import Any
 
 from grader.codec import Raised
 from grader.results import Stop
-from grader.sandbox.attempt import Attempt, Timing
+from grader.sandbox.attempt import WALL_FACTOR, WALL_SLACK, Attempt, Timing
 from grader.sandbox.launch import FreshLauncher, WorkerPool, python_path
 from grader.sandbox.limits import Limits
 from grader.sandbox.protocol import ProbeKey
@@ -128,7 +128,7 @@ def run_in_sandbox(submission: dict[str, Any], probes: list[dict[str, Any]], *, 
     filesystem shows (:func:`grader.sandbox.view.describe`)."""
     outcome = RunOutcome()
     started = time.monotonic()
-    deadline_total = started + limits.total_seconds
+    deadline_total = started + WALL_FACTOR * limits.total_seconds + WALL_SLACK  # the CPU total is watched too
     skip_units: dict[int, str] = {}
     pending = list(probes)
     while True:
@@ -154,7 +154,7 @@ def run_in_sandbox(submission: dict[str, Any], probes: list[dict[str, Any]], *, 
             break
         pending = [p for p in pending if (p["exercise"], p["probe"]) not in outcome.probes]
         reason = attempt.stop_reason
-        if time.monotonic() > deadline_total:
+        if time.monotonic() > deadline_total or outcome.cpu_seconds > limits.total_seconds:
             outcome.fatal = reason if reason.kind is StopKind.TOTAL_TIME else Stop(
                 StopKind.TOTAL_TIME, reason.where, f"the submission's total time limit of {limits.total_seconds:g} s "
                                                    f"ran out; the last problem: {reason.message}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import builtins
 import linecache
+import os
 import random
 from typing import Any
 
@@ -111,6 +112,15 @@ class Job:
         self.channel.send({"type": Frame.PROBE_DONE.value, "exercise": key[0], "probe": key[1],
                            "observations": recorder.observations, "failure": failure})
 
+    def _finish_forked_cell(self, units: list[dict[str, Any]], index: int) -> None:
+        """A child the student's code forked returned here: like the rest of a notebook cell
+        after os.fork(), it runs the remaining statements of its cell, silently, then ends."""
+        for unit in units[index + 1:]:
+            if unit["label"] != units[index]["label"]:
+                break
+            _run_unit(unit, self.namespace, self.trimmer)
+        os._exit(0)
+
     def run(self) -> None:
         skip = {int(k) for k in self.request.get("skip_units", {})}
         specs = self.request["probes"]
@@ -118,11 +128,14 @@ class Job:
         for spec in (s for s in specs if s.get("prelude")):
             self.run_probe(spec)
         _reset_state(self.torch, self.seed)
-        for index, unit in enumerate(self.request["submission"]["units"]):
+        units = self.request["submission"]["units"]
+        for index, unit in enumerate(units):
             if index in skip:
                 continue
             self.channel.send({"type": Frame.UNIT_START.value, "index": index})
             error = _run_unit(unit, self.namespace, self.trimmer)
+            if self.channel.forked():
+                self._finish_forked_cell(units, index)
             self.channel.send({"type": Frame.UNIT_DONE.value, "index": index, "error": error})
         wanted = self.request.get("names", [])
         self.channel.send({"type": Frame.LOADED.value, "defined": [n for n in wanted if n in self.namespace],

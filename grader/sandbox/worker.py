@@ -121,6 +121,17 @@ def _enter_sandbox(request: dict, features: list[str]) -> bool:
     return True
 
 
+def _join_cgroup(procs_files: list[str]) -> None:
+    """Enter the sandbox's cgroup before forking anything, so that every process of the
+    tree is born inside it (the runner adds stragglers too)."""
+    for path in procs_files:
+        try:
+            with open(path, "w") as f:
+                f.write(str(os.getpid()))
+        except OSError:
+            pass
+
+
 def serve_request(torch) -> None:
     """Grade the one request that arrives on stdin (this process is W0); never returns."""
     from grader.sandbox import isolation, seccomp, student
@@ -132,7 +143,8 @@ def serve_request(torch) -> None:
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
-    channel = Channel(int(request["channel_fd"]), int(request["control_fd"]))
+    frames_fd, control_fd = int(request["channel_fd"]), int(request["control_fd"])
+    _join_cgroup(request.get("cgroup_procs", []))
     _extend_path(request.get("python_path", []))
     probes = _load_probes(request)
     sandboxed = request.get("sandbox", True)
@@ -165,7 +177,8 @@ def serve_request(torch) -> None:
         if not namespaces:
             features.append("no filesystem or network isolation on this system")
     os.environ["HOME"] = os.getcwd()
-    low, high = sorted((channel.frames, channel.control))
+    channel = Channel(frames_fd, control_fd)  # here, in W2: its own pid is the one that may write frames
+    low, high = sorted((frames_fd, control_fd))
     os.closerange(3, low)
     os.closerange(low + 1, high)
     os.closerange(high + 1, 1 << 16)
