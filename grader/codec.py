@@ -122,12 +122,25 @@ MAX_DIMS = 32
 MAX_NAME = 200
 
 
+MAX_MESSAGE = 4000  # an exception's message, as the trusted side keeps it (characters)
+MAX_TRACEBACK = 12000
+MAX_STRING = 1 << 20  # any other text value
+
+
 def _text(value: Any, what: str, limit: int | None = None) -> str:
     if not isinstance(value, str):
         raise Malformed(f"{what} is not text")
     if limit is not None and len(value) > limit:
         raise Malformed(f"{what} is too long")
     return clean(value)
+
+
+def _cut(value: Any, what: str, limit: int) -> str:
+    """Text the sandbox may send at any length (messages, tracebacks): kept to ``limit``
+    characters here, whatever the sandbox claims to have cut, before anything reads it."""
+    if not isinstance(value, str):
+        raise Malformed(f"{what} is not text")
+    return clean(value[:limit] + (" [...]" if len(value) > limit else ""))
 
 
 def _flag(value: Any, what: str) -> bool:
@@ -194,8 +207,8 @@ def _raised(obj: dict[str, Any]) -> Raised:
     forbidden = obj.get("forbidden")
     filename = obj.get("filename")
     return Raised(type=_text(obj.get("type"), "an exception's type", MAX_NAME),
-                  message=_text(obj.get("message", ""), "an exception's message"),
-                  traceback=_text(obj.get("traceback", ""), "a traceback"),
+                  message=_cut(obj.get("message", ""), "an exception's message", MAX_MESSAGE),
+                  traceback=_cut(obj.get("traceback", ""), "a traceback", MAX_TRACEBACK),
                   bases=[_text(b, "an exception's base", MAX_NAME) for b in bases],
                   timed_out=_flag(obj.get("timed_out", False), "timed_out"),
                   forbidden=None if forbidden is None else _text(forbidden, "a forbidden name", MAX_NAME),
@@ -223,7 +236,7 @@ def decode(obj: Any, depth: int = 0) -> Any:
     if obj is None or isinstance(obj, (bool, int, float)):
         return obj
     if isinstance(obj, str):
-        return clean(obj)
+        return _text(obj, "a text value", MAX_STRING)
     if not isinstance(obj, dict):
         raise Malformed("a bare list")  # encode tags every container
     tag = obj.get("$")
@@ -264,7 +277,7 @@ def decode(obj: Any, depth: int = 0) -> Any:
         if not isinstance(attributes, dict):
             raise Malformed("an object's attributes are not a mapping")
         return OpaqueObject(_text(obj.get("type"), "an object's type", MAX_NAME),
-                            _text(obj.get("repr", ""), "an object's repr", 4 * MAX_REPR),
+                            _cut(obj.get("repr", ""), "an object's repr", MAX_REPR),
                             {_text(k, "an attribute name", MAX_NAME): decode(v, depth + 1)
                              for k, v in attributes.items()})
     raise Malformed(f"an unknown kind of value {str(tag)[:20]!r}")

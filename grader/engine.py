@@ -23,6 +23,7 @@ from grader.results import GradeResult, Stop
 from grader.sandbox import Limits, RunOutcome, run_in_sandbox
 from grader.sandbox.launch import WorkerPool
 from grader.sandbox.runner import ProbeRun
+from grader.integrity import Finding, Integrity
 from grader.static import StudentSource
 from grader.submission import Submission, load_submission
 
@@ -65,8 +66,9 @@ def probe_specs(exercises: Sequence[Exercise], limits: Limits, device: str = "cp
     specs = []
     for e in exercises:
         inputs = {k: encode(v) for k, v in e.make_inputs(device).items()}
+        own = limits.exercise_probe_seconds.get(e.id) or limits.probe_seconds  # an assignment's, or verify's
         specs += [{"exercise": e.id, "probe": p.name, "module": e.module, "names": list(e.names),
-                   "timeout": limits.probe_seconds or p.timeout, "prelude": p.prelude, "inputs": inputs}
+                   "timeout": own or p.timeout, "prelude": p.prelude, "inputs": inputs}
                   for p in e.probes.values() if p.inspects is None]
     return specs
 
@@ -87,13 +89,19 @@ def inspect_outcome(exercises: Sequence[Exercise], outcome: RunOutcome, device: 
     """Run the exercises' inspectors in a fresh worker on what their probes recorded and
     add what they record to those probes' observations (``inspected.<key>``). Returns a
     problem description when an inspector itself failed (None when all went well)."""
+    from grader.sandbox.observe import FileRead
+
     specs = []
     for e in exercises:
         for probe in e.probes.values():
             run = outcome.probes.get((e.id, probe.inspects or ""))
-            if probe.inspects and run is not None and run.stop is None and run.raw:
+            if not probe.inspects or run is None or run.stop is not None:
+                continue
+            files = {f"measured.{k}": encode(v.data) for k, v in run.measured.items()
+                     if isinstance(v, FileRead) and v.data is not None}
+            if run.raw or files:  # the sandbox never sends inspected.* keys (the protocol refuses them)
                 specs.append({"exercise": e.id, "probe": probe.name, "module": e.module, "names": [],
-                              "timeout": probe.timeout, "prelude": True, "inputs": run.raw})
+                              "timeout": probe.timeout, "prelude": True, "inputs": {**run.raw, **files}})
     if not specs:
         return None
     empty = Submission(path=Path("inspection.py"), kind="module", units=[], files={}).to_request()
@@ -145,9 +153,18 @@ def grade_submission(submission: Submission, exercises: Sequence[Exercise], *, d
 def _result(submission: Submission, exercises: Sequence[Exercise], outcome: RunOutcome,
             expected: dict[str, dict[str, Any]], device: str, display: str) -> GradeResult:
     cells, failed = cell_report(submission, outcome)
-    context = Context(outcome, StudentSource.from_units(submission.units), device, failed)
+    ran = [u for i, u in enumerate(submission.units) if not (i in outcome.units and outcome.units[i].stop)]
+    context = Context(outcome, StudentSource.from_units(submission.units), device, failed,
+                      integrity=Integrity(StudentSource.from_units(ran)))
     results = [judge_exercise(e, context, expected.get(e.id, {})) for e in exercises]
     notes = list(submission.notes) + notes_for(submission, outcome, list(exercises), cells)
+    seen = [Finding(n, "seen while it ran", True) for n in sorted({n for r in outcome.probes.values()
+                                                                      for n in r.notices})]
+    if context.integrity is not None and (context.integrity.machinery or seen):
+        found = ", ".join(f.describe() for f in (context.integrity.machinery + seen)[:3])
+        notes.append(f"the submission reaches the interpreter's machinery the grader watches with ({found}): "
+                     "every call the grader watches for forbidden functions or in-place changes counts as "
+                     "not verified")
     if outcome.fatal is not None and outcome.defined is not None:
         notes.append(outcome.fatal.message)
     stops = [s for s in outcome.stops]

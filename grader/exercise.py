@@ -34,6 +34,7 @@ import pluggy
 
 from grader.codec import Missing, Raised
 from grader.states import CheckStatus
+from grader.integrity import HINT_UNVERIFIED, UNVERIFIED
 from grader.static import StudentSource
 
 POINTS_PER_EXERCISE = 10.0
@@ -139,6 +140,10 @@ class CheckContext:
             return
         self.charged.add(mistake)
         arguments = ", ".join(map(str, changed.get("arguments", []))) or "an argument"
+        if changed.get("unverified"):
+            raise StudentFailed(Verdict(False, f"whether {function} leaves its argument {arguments} unchanged "
+                                               f"could not be verified: the submission uses {changed['unverified']}",
+                                        hint=HINT_UNVERIFIED))
         raise StudentFailed(Verdict(False, f"{function} changed its argument {arguments} in place (the caller's "
                                            f"tensor is not the same after the call)", hint=HINT_IN_PLACE))
 
@@ -165,6 +170,8 @@ class CheckContext:
     def raised_verdict(self, raised: Raised) -> Verdict:
         if raised.timed_out:
             return Verdict(False, f"stopped: {raised.message}", status=CheckStatus.ERROR)
+        if raised.is_a(UNVERIFIED):
+            return Verdict(False, raised.message, hint=HINT_UNVERIFIED)
         if raised.forbidden:
             return Verdict(False, f"calls `{raised.forbidden}`, which this exercise does not allow")
         if raised.is_a("NotImplementedError"):  # a starter notebook's stub, left as it is: a plain failure
@@ -321,6 +328,8 @@ class Exercise:
 
 #: the modules whose code decides verdicts: a change to any of them invalidates cached grades
 GRADING_MODULES = ("grader.codec", "grader.judging", "grader.exercise", "grader.engine", "grader.static",
+                   "grader.judge", "grader.integrity", "grader.commitment", "grader.sandbox.originals",
+                   "grader.sandbox.observe",
                    "grader.results", "grader.states", "grader.sandbox.recorder", "grader.sandbox.student",
                    "grader.sandbox.stubs", "grader.sandbox.protocol", "grader.sandbox.attempt",
                    "grader.sandbox.runner", "grader.sandbox.limits")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader.codec import Raised
+from grader.integrity import Integrity, apply_unverified
 from grader.exercise import Check, CheckContext, Exercise, StudentFailed, Verdict
 from grader.results import CheckResult, ExerciseResult
 from grader.sandbox import RunOutcome
@@ -31,6 +32,11 @@ class Context:
     source: StudentSource
     device: str
     failed_units: list[tuple[str, Raised | None, str]] = field(default_factory=list)  # (label, error, source)
+    integrity: Integrity | None = None  # what in the source could change the sandbox's watching
+
+    def __post_init__(self) -> None:
+        if self.integrity is None:
+            self.integrity = Integrity(self.source)
 
 
 def _clean(raised: Raised) -> Raised:
@@ -77,8 +83,10 @@ def _judge_check(check: Check, exercise: Exercise, context: Context, expected: d
         got = {k: _clean(v) if isinstance(v, Raised) else v for k, v in run.observations.items()}
         if run.failure is not None:
             got.setdefault("__probe_failure__", _clean(run.failure))
+        got = apply_unverified(got, expected.get(check.probe, {}), context.integrity, run.notices)
     measurements = {name: run.measured for (ex, name), run in outcome.probes.items() if ex == exercise.id}
-    others = {name: run.observations for (ex, name), run in outcome.probes.items() if ex == exercise.id}
+    others = {name: apply_unverified(run.observations, expected.get(name, {}), context.integrity, run.notices)
+              for (ex, name), run in outcome.probes.items() if ex == exercise.id}
     ctx = CheckContext(got_observations=got, expected_observations=expected.get(check.probe or "", {}),
                        source=context.source, device=context.device, check=check, measurements=measurements,
                        charged=charged, exercise_observations=others)
@@ -147,7 +155,7 @@ def cell_report(submission: Submission, outcome: RunOutcome) -> tuple[list[dict[
         state = outcome.units.get(index)
         if state is None or not (state.stop or state.error):
             continue
-        entry = {"label": unit.label, "line": unit.first_line}
+        entry = {"label": unit.label, "line": _line_of(unit, state.error)}
         if state.stop is not None:
             entry.update(status="stopped", message=state.stop.message, stop=state.stop.kind.value)
         else:
@@ -156,6 +164,21 @@ def cell_report(submission: Submission, outcome: RunOutcome) -> tuple[list[dict[
         cells.append(entry)
         failed.append((unit.label, state.error, unit.source))
     return cells, failed
+
+
+def _line_of(unit, error: Raised | None) -> int:
+    """The line a cell entry names: the line of the cell that was running when it raised
+    (its top-level frame, or where the syntax error is: a cell that does not parse runs
+    as one unit), else the statement's first line."""
+    if error is not None:
+        prefix = f"{unit.label}, line "
+        for line in (error.traceback or "").split("\n"):
+            head = line.strip()
+            if head.startswith(prefix):
+                number = head[len(prefix):].removesuffix(", in <module>")
+                if number.isdigit():
+                    return int(number)
+    return unit.first_line
 
 
 def notes_for(submission: Submission, outcome: RunOutcome, exercises: list[Exercise],
@@ -168,7 +191,7 @@ def notes_for(submission: Submission, outcome: RunOutcome, exercises: list[Exerc
         notes.append(f"{', '.join(outcome.stand_ins)} {'is' if len(outcome.stand_ins) == 1 else 'are'} not "
                      "installed where this was graded: the notebook's imports got a stand-in that does nothing "
                      "(plots and progress bars are skipped; no points depend on them)")
-    restored = sorted({name for run in outcome.probes.values() for name in run.observations.get("__restored__", [])})
+    restored = sorted({name for run in outcome.probes.values() for name in run.restored})
     if restored:
         notes.append(f"the submission replaced {', '.join(restored[:6])}{', ...' if len(restored) > 6 else ''}; "
                      "the grader put the originals back before checking")

@@ -75,10 +75,21 @@ class RowStatus(StrEnum):
         return self in (RowStatus.GRADED, RowStatus.ERROR, RowStatus.UNREADABLE)
 
 
+class LateStatus(StrEnum):
+    """How a submission stands against its deadline (an assignment's ``lateness.status``)."""
+
+    ON_TIME = "on_time"  # handed in by the (student's) deadline, or within the grace period
+    LATE = "late"  # after it: the late policy's penalty applies
+    NO_CREDIT = "no_credit"  # after the no-credit date: the final score is 0
+    UNKNOWN = "unknown"  # the submission time is not known: no penalty, and the row says so
+    NO_DEADLINE = "no_deadline"  # the assignment has no deadline
+    NOT_ASSESSED = "not_assessed"  # nothing was handed in yet: grader check without --submitted-at, a live check
+
+
 class Frame(StrEnum):
     """The messages of the result channel, in the order the worker writes them:
     ``hello``, (``unit_start``, ``unit_done``) per unit, ``loaded``, (``probe_start``,
-    [``timing_ready``, ``timing_done``]..., ``probe_done``) per probe, ``done``."""
+    [``timing_ready``, ``timing_done`` | ``observe``]..., ``probe_done``) per probe, ``done``."""
 
     HELLO = "hello"
     UNIT_START = "unit_start"
@@ -87,6 +98,8 @@ class Frame(StrEnum):
     PROBE_START = "probe_start"
     TIMING_READY = "timing_ready"
     TIMING_DONE = "timing_done"
+    OBSERVE = "observe"  # a probe asks the runner to look at the sandbox's files itself
+    NOTICE = "notice"  # at any point after hello: the audit hook saw the student's code reach the machinery
     PROBE_DONE = "probe_done"
     DONE = "done"
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from typing import Any
 
 _LOOKUPS = ("getattr", "vars", "__dict__")
 
@@ -34,6 +35,8 @@ class StudentSource:
     functions: dict[str, ast.AST] = field(default_factory=dict)  # top-level def/class/lambda name -> node
     aliases: dict[str, str] = field(default_factory=dict)  # top-level name -> dotted origin
     where: dict[str, str] = field(default_factory=dict)  # def name -> "cell 3"
+    trees: list[tuple[Any, ast.Module]] = field(default_factory=list)  # (unit, its parsed source)
+    top_level_names: set[str] = field(default_factory=set)  # names the code outside any def refers to
 
     @classmethod
     def from_units(cls, units) -> "StudentSource":
@@ -43,9 +46,21 @@ class StudentSource:
                 tree = ast.parse(unit.source)
             except (SyntaxError, RecursionError, MemoryError, ValueError):
                 continue
+            source.trees.append((unit, tree))
             for node in tree.body:
                 source._top_level(node, unit.label)
+                if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    source.top_level_names |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
         return source
+
+    def dotted(self, node: ast.AST, local_aliases: dict[str, str] | None = None) -> str | None:
+        """The dotted name an expression stands for, top-level aliases resolved (None
+        when it is not a name: a call's result, a subscript of a list...)."""
+        return self._dotted(node, local_aliases or {})
+
+    def local_aliases(self, node: ast.AST) -> dict[str, str]:
+        """Names bound inside a function to a dotted name (``s = sys``, ``import sys as s``)."""
+        return self._local_aliases(node)
 
     def _top_level(self, node: ast.AST, label: str) -> None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):

@@ -29,6 +29,7 @@ from grader.codec import decode, encode
 from grader.exercise import CheckContext, Exercise, StudentFailed, Verdict
 from grader.sandbox import Limits
 from grader.sandbox.launch import WorkerPool
+from grader.integrity import Integrity, apply_unverified
 from grader.static import StudentSource
 
 __all__ = ["check", "exercise_result", "grade_file", "grade_source", "judge", "make_context", "notebook",
@@ -111,8 +112,10 @@ def make_context(exercise: Exercise, check_id: str, got: dict[str, Any], expecte
 
     chosen = next(c for c in exercise.checks if c.id == check_id)
     units = [Unit("cell 1", "<cell 1>", textwrap.dedent(source))] if source else []
-    return CheckContext(got_observations=_observed(got), expected_observations=_observed(expected),
-                        source=StudentSource.from_units(units), device=device, check=chosen)
+    student = StudentSource.from_units(units)
+    expected = _observed(expected)
+    return CheckContext(got_observations=apply_unverified(_observed(got), expected, Integrity(student)),
+                        expected_observations=expected, source=student, device=device, check=chosen)
 
 
 def judge(exercise: Exercise, check_id: str, got: dict[str, Any], expected: dict[str, Any], source: str = "",

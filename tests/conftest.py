@@ -130,5 +130,18 @@ def exercise_result(result: dict, exercise: str) -> dict:
     return next(e for e in result["exercises"] if e["id"] == exercise)
 
 
+def score_beside_machinery(result: dict, exercise: str) -> float:
+    """The score of ``exercise`` in a submission whose other cells reach the interpreter's
+    machinery (ctypes, say): the report says so, and the only points lost are those of the
+    watched calls that could not be verified (grader.integrity). Returns the score with
+    those points counted, what the functions themselves earn."""
+    assert any("interpreter's machinery" in n for n in result["notes"]), result["notes"]
+    found = exercise_result(result, exercise)
+    unverified = [c for c in found["checks"] if "could not be verified" in c["message"]]
+    lost = [c for c in found["checks"] if c["points"] < c["max_points"] and c not in unverified]
+    assert lost == [], lost
+    return found["score"] + sum(c["max_points"] - c["points"] for c in unverified)
+
+
 def dump(result: dict) -> str:
     return json.dumps(result, indent=1)[:6000]

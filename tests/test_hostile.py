@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, checks_by_id, exercise_result, grade, notebook, write_submission
+from conftest import score_beside_machinery, REPO, checks_by_id, exercise_result, grade, notebook, write_submission
 from grader.sandbox import Limits
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/mountinfo"), reason="the sandbox needs Linux")
@@ -215,7 +215,7 @@ def test_memory_bombs_are_stopped_with_a_message_and_cost_only_their_cell(tmp_pa
         assert f"memory limit of 900 MiB exceeded while running {label}" in stopped["message"]
     # SysV shared memory of the sandbox is capped at the size of its private /tmp (256 MiB)
     assert printed(result, "SYSV") <= 256
-    assert exercise_result(result, "tensor_ops")["score"] == 10
+    assert score_beside_machinery(result, "tensor_ops") == 10
 
 
 # ------------------------------------------------------------------ fooling the judge
@@ -409,7 +409,7 @@ def test_no_process_of_a_submission_survives_it(tmp_path):
     marker = f"hx{uuid.uuid4().hex}"
     path = write_submission(tmp_path, notebook(SPAWNER.replace("{marker}", marker), CORRECT_TENSOR_OPS), "nb.ipynb")
     result = grade(path, "tensor_ops", limits=small())
-    assert exercise_result(result, "tensor_ops")["score"] == 10
+    assert score_beside_machinery(result, "tensor_ops") == 10
     assert wait_until_gone(marker) == []
 
 
@@ -532,7 +532,7 @@ def test_reference_solutions_and_grader_files_are_neither_readable_nor_importabl
               and not (k == str(REPO) and set(filter(None, v[len("listed: "):].split(","))) <= interpreter)}
     assert leaked == {}, leaked
     assert "Reference solution" not in result["output"]
-    assert exercise_result(result, "tensor_ops")["score"] == 10
+    assert score_beside_machinery(result, "tensor_ops") == 10
 
 
 CACHE_SNOOPER = '''

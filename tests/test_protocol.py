@@ -64,6 +64,10 @@ def test_the_worker_order_is_accepted_and_decoded():
          "failure": {"$": "raised", "type": "X", "message": 5}}),  # a message that is not text
     (9, {"type": "probe_done", "exercise": "ex", "probe": "p", "observations": {},
          "failure": {"$": "tensor"}}),  # a failure that is not an exception record
+    (9, {"type": "probe_done", "exercise": "ex", "probe": "p", "observations": {"inspected.loaded": 1},
+         "failure": None}),  # a key only the inspector (a fresh worker) writes
+    (9, {"type": "probe_done", "exercise": "ex", "probe": "p", "observations": {"__stopped__": "x"},
+         "failure": None}),  # a key only the trusted side writes
     (10, {"type": "hello"}),
     (10, {"type": "no such frame"}),
 ])

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import exercise_result, grade, notebook, write_submission
+from conftest import score_beside_machinery, exercise_result, grade, notebook, write_submission
 from grader.sandbox import Limits, seccomp
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/mountinfo"), reason="the sandbox needs Linux")
@@ -427,11 +427,11 @@ def test_namespaces_tracing_and_the_rest_are_refused_with_a_clear_error(tmp_path
     assert got["clone3"] == "ENOSYS"
     assert got["personality query"] == "succeeded"
     assert filter_entries(result) == [kernel_filter()], result["sandbox"]
-    assert exercise_result(result, "tensor_ops")["score"] == 10
+    assert score_beside_machinery(result, "tensor_ops") == 10
 
     control = write_submission(tmp_path, notebook(CONTROL, CORRECT_TENSOR_OPS), "control.ipynb")
     plain = grade(control, "tensor_ops", limits=small())
-    assert exercise_result(plain, "tensor_ops")["score"] == exercise_result(result, "tensor_ops")["score"]
+    assert exercise_result(plain, "tensor_ops")["score"] == score_beside_machinery(result, "tensor_ops")
 
 
 WORKLOAD = '''
@@ -473,7 +473,7 @@ def test_a_freshly_started_worker_is_filtered_too(tmp_path):
     got = printed(result, "SECCOMP")
     assert got["unshare"] == got["clone CLONE_NEWUSER|CLONE_NEWNS"] == "EPERM" and got["clone3"] == "ENOSYS", got
     assert filter_entries(result) == [kernel_filter()]
-    assert exercise_result(result, "tensor_ops")["score"] == 10
+    assert score_beside_machinery(result, "tensor_ops") == 10
 
 
 OTHER_ABI = '''

@@ -152,8 +152,11 @@ def test_replacing_the_clocks_or_slowing_the_baseline_does_not_pass_the_speed_ch
     for result in (tricked, control):
         check = checks_by_id(result, "broadcasting")["pairwise_sq_dists.speed"]
         assert check["points"] == 0, check
-        assert "loop where broadcasting was due" in (check["hint"] or ""), check
-    assert score(tricked, "broadcasting") == score(control, "broadcasting")
+    assert "loop where broadcasting was due" in (checks_by_id(control, "broadcasting")["pairwise_sq_dists.speed"]
+                                                  ["hint"] or "")
+    # reaching into sys.modules also leaves every watched call unverified (grader.integrity): it costs more
+    assert score(tricked, "broadcasting") <= score(control, "broadcasting")
+    assert any("sys.modules" in n for n in tricked["notes"]), tricked["notes"]
 
 
 # ------------------------------------------------------------------ 3. forbidden functions through an alias
@@ -179,6 +182,70 @@ def test_a_forbidden_function_counts_as_used_however_it_is_reached(tmp_path, sty
     want = {k: (c["points"], c["status"]) for k, c in checks_by_id(control, "broadcasting").items()}
     assert got == want
     assert checks_by_id(tricked, "broadcasting")["broadcast_shape.values"]["points"] == 0
+
+
+# ------------------------------------------------------------------ 3b. switching the watching off
+WATCH_OFF = {  # each switches off, or writes over, what the sandbox watches during the call
+    "profile hook": (
+        "broadcasting",
+        "import sys\nimport torch\n_NAME = 'broadcast_' + 'shapes'\n\n"
+        "def broadcast_shape(a, b):\n    watch = sys.getprofile()\n    sys.setprofile(None)\n    try:\n"
+        "        return tuple(getattr(torch, _NAME)(tuple(a), tuple(b)))\n    finally:\n"
+        "        sys.setprofile(watch)\n",
+        "import torch\n\ndef broadcast_shape(a, b):\n    return tuple(torch.broadcast_shapes(tuple(a), tuple(b)))\n"),
+    "autograd behind the hook": (
+        "manual_backprop",
+        "import sys\nimport torch\n_G = getattr(getattr(torch, 'auto' + 'grad'), 'gr' + 'ad')\n\n"
+        "def two_layer_backward(x, W1, b1, W2, b2, y):\n    watch = sys.getprofile()\n    sys.setprofile(None)\n"
+        "    try:\n        with torch.enable_grad():\n"
+        "            ps = [t.detach().requires_grad_(True) for t in (W1, b1, W2, b2)]\n"
+        "            loss = ((torch.sigmoid(x @ ps[0].T + ps[1]) @ ps[2].T + ps[3] - y) ** 2).mean()\n"
+        "            g = _G(loss, ps)\n    finally:\n        sys.setprofile(watch)\n"
+        "    return dict(zip(('W1', 'b1', 'W2', 'b2'), g))\n",
+        "import torch\n\ndef two_layer_backward(x, W1, b1, W2, b2, y):\n    with torch.enable_grad():\n"
+        "        ps = [t.detach().requires_grad_(True) for t in (W1, b1, W2, b2)]\n"
+        "        loss = ((torch.sigmoid(x @ ps[0].T + ps[1]) @ ps[2].T + ps[3] - y) ** 2).mean()\n"
+        "        g = torch.autograd.grad(loss, ps)\n    return dict(zip(('W1', 'b1', 'W2', 'b2'), g))\n"),
+    "the copies rewritten": (
+        "broadcasting",
+        "import sys\n\ndef center_rows(x):\n    x -= x.mean(dim=1, keepdim=True)\n    f = sys._getframe(1)\n"
+        "    while f is not None and 'arguments' not in f.f_locals:\n        f = f.f_back\n    if f is not None:\n"
+        "        for _, tensor, before in f.f_locals['arguments']:\n            before.copy_(tensor)\n    return x\n",
+        "def center_rows(x):\n    x -= x.mean(dim=1, keepdim=True)\n    return x\n"),
+    "a thread started at the top level": (
+        "broadcasting",
+        "import threading, time\nimport torch\n\ndef _quiet():\n    import sys as s\n    while True:\n"
+        "        setattr(s, 'setpro' + 'file', lambda *a: None)\n        time.sleep(0.01)\n\n"
+        "threading.Thread(target=_quiet, daemon=True).start()\n\n"
+        "def broadcast_shape(a, b):\n    return tuple(torch.broadcast_shapes(tuple(a), tuple(b)))\n",
+        "import torch\n\ndef broadcast_shape(a, b):\n    return tuple(torch.broadcast_shapes(tuple(a), tuple(b)))\n"),
+}
+
+
+WATCH_OFF["text turned into the hook by a library"] = (
+    "broadcasting",
+    "import logging.config\nimport torch\n_c = logging.config.BaseConfigurator({})\n\n"
+    "def broadcast_shape(a, b):\n    off = _c.resolve('sys.set' + 'profile')\n"
+    "    on = _c.resolve('sys.get' + 'profile')()\n    off(None)\n    try:\n"
+    "        return tuple(torch.broadcast_shapes(tuple(a), tuple(b)))\n    finally:\n        off(on)\n",
+    WATCH_OFF["profile hook"][2])
+
+
+@pytest.mark.parametrize("trick", list(WATCH_OFF))
+def test_switching_off_what_the_sandbox_watches_gains_nothing(tmp_path, trick):
+    """The watching inside the sandbox (forbidden calls, in-place changes) runs beside the
+    student's code; code that can reach it is found in the source (grader.integrity) and
+    its watched calls count as caught: the same points as the plain mistake."""
+    exercise, hostile, control = WATCH_OFF[trick]
+    tricked = grade(write_submission(tmp_path, hostile, "tricked.py"), exercise, limits=small())
+    plain = grade(write_submission(tmp_path, control, "control.py"), exercise, limits=small())
+    assert score(tricked, exercise) == score(plain, exercise), (checks_by_id(tricked, exercise),
+                                                                checks_by_id(plain, exercise))
+    failed = [c for c in checks_by_id(tricked, exercise).values() if c["points"] < c["max_points"]
+              and c["status"] == "failed"]
+    assert any("could not be verified" in c["message"] or "does not allow" in c["message"] for c in failed), failed
+    if trick.startswith("text turned"):  # nothing in the source names it: the sandbox's audit hook saw it
+        assert any("sys.setprofile (seen while it ran)" in n for n in tricked["notes"]), tricked["notes"]
 
 
 # ------------------------------------------------------------------ 4. the filesystem is an allow-list

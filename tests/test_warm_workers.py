@@ -19,10 +19,20 @@ def mask_mean(mask):
 '''
 
 CLEAN_CHECKER = '''
-import builtins, os, sys
+import builtins, os
 import torch
 
-LEAKS = [hasattr(torch, "leaked_marker"), hasattr(builtins, "leaked_marker"), "leaked_module" in sys.modules,
+def _there(name):
+    try:
+        if name == "module":
+            import leaked_module
+        else:
+            builtins.leaked_marker
+        return True
+    except (ImportError, AttributeError):
+        return False
+
+LEAKS = [hasattr(torch, "leaked_marker"), _there("builtin"), _there("module"),
          "LEAKED" in os.environ, os.path.exists("/tmp/leaked_file")]
 
 def mask_mean(mask):

@@ -18,14 +18,16 @@ import secrets
 import selectors
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from grader.results import Stop
 from grader.sandbox.cgroup import SandboxCgroup
 from grader.sandbox.channel import HEADER, FrameError, FrameReader, FrameTooLarge
 from grader.sandbox.limits import Limits, human_bytes
-from grader.sandbox.processes import cpu_seconds, descendants, memfd_bytes, resident_bytes, sandboxed_processes
+from grader.sandbox.observe import FileRead, Listing, list_files, read_file
+from grader.sandbox.processes import (cpu_seconds, descendants, memfd_bytes, resident_bytes, sandbox_init,
+                                      sandboxed_processes)
 from grader.sandbox.protocol import Event, FrameProtocol, ProbeKey
 from grader.states import Frame, StopKind
 
@@ -35,9 +37,10 @@ SIGNAL_NAMES = {signal.SIGSEGV: "segmentation fault", signal.SIGABRT: "abort", s
                 signal.SIGSYS: "a forbidden system call"}
 WALL_FACTOR, WALL_SLACK = 2.0, 5.0  # the wall-clock backstop of a CPU-time limit
 POLL_SECONDS = 0.25
+STALL_SECONDS = 1.0  # a watch loop late by more than this was not running: see Attempt._forgive_stall
 OUTPUT_KEPT = 8192
 BETWEEN_SECONDS = 30.0  # the grader's own work between two units or probes (wall)
-SAMPLE_DRAWS = 256  # positions of a timed call's result the worker shows, drawn after the call
+OPENED_ROWS = 8  # rows of a committed timed result the worker must show, drawn after the clock stopped
 
 
 @dataclass
@@ -47,7 +50,8 @@ class Timing:
 
     cpu_seconds: float
     seed: int
-    draws: list[float]  # uniform numbers in [0, 1): which parts of the result the worker must show
+    root: str | None = None  # the Merkle root of the result, received when the clock stopped
+    opened: list[int] = field(default_factory=list)  # the rows the runner then asked the worker to show
 
 
 @dataclass
@@ -87,7 +91,8 @@ class Attempt:
         self.launched = None
         self.students: list[int] = []
         self.timing: tuple[str, int, float] | None = None  # (key, seed, cpu at the start)
-        self.received: dict[str, Any] = {"units": {}, "probes": {}, "defined": None, "stand_ins": []}
+        self.received: dict[str, Any] = {"units": {}, "probes": {}, "defined": None, "stand_ins": [],
+                                         "notices": []}
         now = time.monotonic()
         self.phase = _Phase("starting the sandbox", ("startup",), None, limits.startup_seconds, 0.0, now)
 
@@ -162,26 +167,54 @@ class Attempt:
         key, seed, start = self.timing
         self.timing = None
         spent = max(0.0, cpu - start)
-        draws = [secrets.randbelow(2**53) / 2**53 for _ in range(SAMPLE_DRAWS)]
-        self.received["probes"][event.probe]["measured"][key] = Timing(spent, seed, draws)
-        self._control({"cpu_seconds": spent, "draws": draws})
+        opened = sorted(secrets.SystemRandom().sample(range(event.rows), min(OPENED_ROWS, event.rows))) \
+            if event.root else []
+        self.received["probes"][event.probe]["measured"][key] = Timing(spent, seed, event.root, opened)
+        self._control({"cpu_seconds": spent, "open": opened})
+
+    def _on_observe(self, event: Event) -> None:
+        """Look at the sandbox's files from outside it (see grader.sandbox.observe)."""
+        w2 = sandbox_init(self.launched.pid)
+        if w2 is None or not any(f == "private mounts" for f in self.outcome.sandbox):
+            found: Listing | FileRead = Listing(complete=False, problem="the sandbox has no filesystem of its own")
+        elif event.what == "files":
+            found = list_files(f"/proc/{w2}/root")
+        else:
+            found = read_file(f"/proc/{w2}/root", event.path or "")
+        self.received["probes"][event.probe]["measured"][event.key] = found
+        self._control({"ok": True})
 
     def _on_probe_done(self, event: Event) -> None:
         entry = self.received["probes"].setdefault(event.probe, {"measured": {}})
-        entry.update(observations=event.observations, raw=event.raw, failure=event.failure)
+        entry.update(observations=event.observations, raw=event.raw, failure=event.failure,
+                     restored=event.restored)
         self._enter("between checks", None, None)
+
+    def _on_notice(self, event: Event) -> None:
+        """The audit hook saw the student's code reach the machinery (grader.sandbox.audit):
+        it concerns every probe this attempt runs."""
+        if event.what and event.what not in self.received["notices"]:
+            self.received["notices"].append(event.what)
 
     def _on_done(self, event: Event) -> None:
         self.done = True
         self._enter("finishing", None, None, wall=10.0)
 
     def _control(self, message: dict[str, Any]) -> None:
-        """Answer the worker on its control pipe (a submission that closed it only stalls itself)."""
-        data = json.dumps(message).encode()
+        """Answer the worker on its control pipe, never blocking: the worker reads each
+        answer before it writes its next frame, so a pipe that does not take an answer at
+        once is not being read by the worker (a submission that closed it only stalls
+        itself)."""
+        body = json.dumps(message).encode()
+        data = HEADER.pack(len(body)) + body
         try:
-            os.write(self.launched.control, HEADER.pack(len(data)) + data)
+            written = os.write(self.launched.control, data)
+        except BlockingIOError:
+            written = 0
         except OSError:
-            pass
+            return
+        if written != len(data):
+            raise FrameError("the worker does not read the grader's answers")
 
     # ------------------------------------------------------------------ limits
     def _check_limits(self, now: float, poll: bool) -> None:
@@ -197,6 +230,15 @@ class Attempt:
             return
         if poll:
             self._watch_memory()
+
+    def _forgive_stall(self, gap: float) -> None:
+        """This process was not running the watch for ``gap`` seconds (another grading's
+        judge held the interpreter, the machine was swapping): that time is not the
+        sandbox's, so the wall-clock budgets move on by it (CPU budgets never counted it)."""
+        if gap > STALL_SECONDS:
+            lost = gap - POLL_SECONDS
+            self.phase.wall0 += lost
+            self.deadline_total += lost
 
     def _watch_memory(self) -> None:
         pids, self.students = sandboxed_processes(self.launched.pid)
@@ -271,6 +313,7 @@ class Attempt:
             raise
         self.launched_at = time.monotonic()
         self.phase.wall0 = self.launched_at
+        os.set_blocking(self.launched.control, False)
         if self.cgroup is not None:  # at once (what forks before is added at the first memory check)
             self.cgroup.add([self.launched.pid, *descendants(self.launched.pid)])
         try:
@@ -292,10 +335,12 @@ class Attempt:
         selector.register(launched.channel, selectors.EVENT_READ, "channel")
         selector.register(launched.stdout, selectors.EVENT_READ, "output")
         selector.register(launched.stderr, selectors.EVENT_READ, "output")
-        open_streams, next_poll = 3, 0.0
+        open_streams, next_poll, last = 3, 0.0, time.monotonic()
         try:
             while open_streams and self.stop_reason is None:
                 now = time.monotonic()
+                self._forgive_stall(now - last)
+                last = now
                 poll = now >= next_poll
                 if poll:
                     next_poll = now + POLL_SECONDS

@@ -3,12 +3,13 @@
 Time limits of cells and probes are CPU time of the whole sandbox, measured by the runner
 (a busy machine slows the wall clock, not the CPU time a computation needs); each also
 has a wall-clock backstop of twice the limit plus 5 s, for code that sleeps or blocks.
-The whole submission's limit (``total_seconds``) is wall-clock time.
+The whole submission's limit (``total_seconds``) counts the CPU time of all its attempts,
+with a wall-clock backstop of twice it plus 5 s.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 MiB = 1024 * 1024
 
@@ -18,7 +19,8 @@ class Limits:
     startup_seconds: float = 60.0  # starting the worker and entering the sandbox (wall)
     unit_seconds: float = 30.0  # each top-level statement of a cell or module while loading (CPU)
     probe_seconds: float | None = None  # overrides every probe's own time limit when set
-    total_seconds: float = 600.0  # the whole submission, restarts included
+    exercise_probe_seconds: dict[str, float] = field(default_factory=dict)  # exercise id -> its probes' limit
+    total_seconds: float = 600.0  # the whole submission, restarts included (CPU)
     memory_bytes: int = 3072 * MiB  # resident memory of everything in the sandbox
     address_space_bytes: int = 8192 * MiB  # RLIMIT_AS per process (not set on CUDA)
     processes: int = 64  # tasks (processes and threads) of the sandbox user

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import sys
 from typing import Any
 
@@ -69,18 +70,48 @@ def snapshot(extra_modules: tuple[str, ...] = ()) -> None:
         _saved.append((cls, dotted, _callable_entries(dict(vars(cls)))))
 
 
+def _library_folders() -> tuple[str, ...]:
+    folders = []
+    for name in ("torch", "numpy"):
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "__file__", None):
+            folders.append(os.path.dirname(os.path.realpath(module.__file__)) + os.sep)
+    return tuple(folders)
+
+
+def _library_wrapper(new: Any, original: Any) -> bool:
+    """torch wraps some of its own functions the first time they are used (an optimizer's
+    ``step`` when its class is first built, functions dynamo disables): a wrapper written
+    in torch or NumPy whose ``__wrapped__`` chain leads back to the original is theirs."""
+    folders = _library_folders()
+    for _ in range(6):
+        code = getattr(new, "__code__", None)
+        if code is None or not os.path.realpath(code.co_filename).startswith(folders):
+            return False
+        new = getattr(new, "__wrapped__", None)
+        if new is original:
+            return True
+    return False
+
+
 def restore() -> list[str]:
-    """Put back every recorded function or class that was replaced; the names restored."""
+    """Put back every recorded function or class that was replaced; the names restored.
+    torch's own lazy wrappers of a function are kept (they become the new original)."""
     restored = []
     for owner, dotted, entries in _saved:
         current = vars(owner)
-        for name, value in entries.items():
-            if current.get(name, value) is not value:
-                try:
-                    setattr(owner, name, value)
-                    restored.append(f"{dotted}.{name}")
-                except (AttributeError, TypeError):
-                    continue
+        for name, value in list(entries.items()):
+            now = current.get(name, value)
+            if now is value:
+                continue
+            if _library_wrapper(now, value):
+                entries[name] = now
+                continue
+            try:
+                setattr(owner, name, value)
+                restored.append(f"{dotted}.{name}")
+            except (AttributeError, TypeError):
+                continue
     return restored
 
 

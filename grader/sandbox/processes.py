@@ -110,3 +110,13 @@ def cpu_seconds(pids: list[int]) -> float:
         except (OSError, ValueError, IndexError):
             continue
     return total
+
+
+def sandbox_init(w0: int, table: dict[int, list[tuple[int, int]]] | None = None) -> int | None:
+    """W2, PID 1 of the sandbox: the first child of W0's first child (W1)."""
+    children = table if table is not None else process_table()
+    first = min(children.get(w0, []), default=None)
+    if first is None:
+        return None
+    second = min(children.get(first[1], []), default=None)
+    return second[1] if second else None

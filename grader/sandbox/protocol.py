@@ -10,6 +10,7 @@ clock: :class:`FrameProtocol` turns frames into :class:`Event` objects for the r
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,11 @@ from grader.states import Frame
 
 MAX_KEY = 200  # observation keys, probe and exercise names
 MAX_LIST = 10_000
+MAX_TIMED_CALLS = 32  # per probe: what exercises time is a handful of runs
+MAX_NOTICES = 16  # per attempt (grader.sandbox.audit sends each kind once)
+RESERVED = ("__", "inspected.")  # observation keys the trusted side writes, never the sandbox
+_LIBRARY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_HEX = re.compile(r"^[0-9a-f]+$")
 ProbeKey = tuple[str, str]  # (exercise id, probe name)
 
 
@@ -36,6 +42,11 @@ class Event:
     raw: dict[str, Any] = field(default_factory=dict)  # probe_done, as sent (the reference cache keeps it)
     defined: list[str] = field(default_factory=list)  # loaded
     stand_ins: list[str] = field(default_factory=list)  # loaded: libraries the student imported that are missing
+    restored: list[str] = field(default_factory=list)  # probe_done: functions the worker put back before it
+    what: str | None = None  # observe: "files" or "file"; notice: what the audit hook saw
+    path: str | None = None  # observe: the file to read
+    root: str | None = None  # timing_done: the Merkle root of the timed call's result (grader.commitment)
+    rows: int = 0  # timing_done: how many rows that result has
     hello: dict[str, Any] = field(default_factory=dict)  # hello: sandbox features, versions
 
 
@@ -80,6 +91,7 @@ class FrameProtocol:
         self.current: ProbeKey | None = None
         self.timing_key: str | None = None
         self.timed_keys: set[str] = set()
+        self.notices = 0
 
     # ------------------------------------------------------------------ grammar
     def expected(self) -> tuple[Frame, ...]:
@@ -95,7 +107,7 @@ class FrameProtocol:
         if self.state == "probes":
             return (Frame.PROBE_START, Frame.PROBE_DONE) if self.probes_due else (Frame.DONE,)
         if self.state in ("probe", "prelude"):
-            return (Frame.TIMING_READY, Frame.PROBE_DONE)
+            return (Frame.TIMING_READY, Frame.OBSERVE, Frame.PROBE_DONE)
         if self.state in ("timing", "prelude_timing"):
             return (Frame.TIMING_DONE,)
         return ()
@@ -105,6 +117,8 @@ class FrameProtocol:
             frame = Frame(message["type"])
         except (KeyError, ValueError):
             raise FrameError(f"unknown frame type {str(message.get('type'))[:40]!r}") from None
+        if frame is Frame.NOTICE and self.state not in ("hello", "done"):
+            return self._on_notice(message)
         expected = self.expected()
         if frame not in expected:
             raise FrameError(f"unexpected {frame.value!r} frame" + (
@@ -151,8 +165,13 @@ class FrameProtocol:
         if not isinstance(stand_ins, list) or len(stand_ins) > 100:
             raise FrameError("the stand-ins are not a list")
         self.state = "probes"
+        from grader.sandbox.stubs import STAND_INS
+
+        known = {name.split(".")[0] for name in STAND_INS}
+        if not all(isinstance(n, str) and _LIBRARY_NAME.match(n) and n in known for n in stand_ins):
+            raise FrameError("the stand-ins are not names of display libraries")
         return Event(Frame.LOADED, defined=[n for n in defined if isinstance(n, str) and n in self.names],
-                     stand_ins=[_text(n, "a library name") for n in stand_ins])
+                     stand_ins=list(stand_ins))
 
     def _probe_key(self, message: dict[str, Any]) -> ProbeKey:
         return _text(message["exercise"], "an exercise id"), _text(message["probe"], "a probe name")
@@ -166,11 +185,25 @@ class FrameProtocol:
         self.current, self.timed_keys = key, set()
         return Event(Frame.PROBE_START, probe=key)
 
-    def _on_timing_ready(self, message: dict[str, Any]) -> Event:
-        key = _text(message["key"], "a timed call's key")
+    def _new_key(self, message: dict[str, Any], what: str) -> str:
+        key = _text(message["key"], f"a {what}'s key")
         if key in self.timed_keys:
-            raise FrameError(f"the timed call {key[:60]!r} twice")
+            raise FrameError(f"the {what} {key[:60]!r} twice")
+        if len(self.timed_keys) >= MAX_TIMED_CALLS:
+            raise FrameError(f"more than {MAX_TIMED_CALLS} timed calls and observations in one probe")
         self.timed_keys.add(key)
+        return key
+
+    def _on_observe(self, message: dict[str, Any]) -> Event:
+        key = self._new_key(message, "observation")
+        what, path = message.get("what"), message.get("path")
+        if what not in ("files", "file") or (what == "file" and not isinstance(path, str)) or (
+                isinstance(path, str) and len(path) > 4096):
+            raise FrameError("an observation the runner does not make")
+        return Event(Frame.OBSERVE, probe=self.current, key=key, what=what, path=path)
+
+    def _on_timing_ready(self, message: dict[str, Any]) -> Event:
+        key = self._new_key(message, "timed call")
         self.timing_key = key
         self.state = "prelude_timing" if self.state == "prelude" else "timing"
         return Event(Frame.TIMING_READY, probe=self.current, key=key)
@@ -178,9 +211,14 @@ class FrameProtocol:
     def _on_timing_done(self, message: dict[str, Any]) -> Event:
         if message.get("key") != self.timing_key:
             raise FrameError("the end of a timed call that was not started")
+        root, rows = message.get("root"), message.get("rows", 0)
+        if root is not None and not (isinstance(root, str) and len(root) == 32 and _HEX.match(root)):
+            raise FrameError("a timed call's commitment is not a hash")
+        if type(rows) is not int or not 0 <= rows <= 1_000_000:
+            raise FrameError("a timed call's row count is not a count")
         key, self.timing_key = self.timing_key, None
         self.state = "prelude" if self.state == "prelude_timing" else "probe"
-        return Event(Frame.TIMING_DONE, probe=self.current, key=key)
+        return Event(Frame.TIMING_DONE, probe=self.current, key=key, root=root, rows=rows)
 
     def _on_probe_done(self, message: dict[str, Any]) -> Event:
         key = self._probe_key(message)
@@ -189,12 +227,16 @@ class FrameProtocol:
                 raise FrameError(f"unexpected result for {str(key)[:120]}")
         elif not self.probes_due or key != self.probes_due[0]:  # a probe with nothing to run
             raise FrameError(f"unexpected result for {str(key)[:120]}")
-        raw = message.get("observations") or {}
+        raw = message.get("observations", {})
         if not isinstance(raw, dict) or len(raw) > MAX_LIST or not all(
-                isinstance(k, str) and len(k) <= MAX_KEY for k in raw):
+                isinstance(k, str) and len(k) <= MAX_KEY and not k.startswith(RESERVED) for k in raw):
             raise FrameError("observations are not a mapping of names")
         observations = {k: _decoded(v, f"observation {k[:40]!r}") for k, v in raw.items()}
         failure = _raised(message.get("failure"), "a probe's failure")
+        restored = message.get("restored", [])
+        if not isinstance(restored, list) or len(restored) > 64 or not all(
+                isinstance(n, str) and len(n) <= MAX_KEY for n in restored):
+            raise FrameError("the restored functions are not a list of names")
         if self.state == "prelude":
             self.preludes_due.pop(0)
             self.state = "preludes"
@@ -202,7 +244,14 @@ class FrameProtocol:
             self.probes_due.pop(0)
             self.state = "probes"
         self.current = None
-        return Event(Frame.PROBE_DONE, probe=key, observations=observations, raw=raw, failure=failure)
+        return Event(Frame.PROBE_DONE, probe=key, observations=observations, raw=raw, failure=failure,
+                     restored=restored)
+
+    def _on_notice(self, message: dict[str, Any]) -> Event:
+        self.notices += 1
+        if self.notices > MAX_NOTICES:
+            raise FrameError(f"more than {MAX_NOTICES} notices")
+        return Event(Frame.NOTICE, probe=self.current, what=_text(message["event"], "a notice"))
 
     def _on_done(self, message: dict[str, Any]) -> Event:
         self.state = "done"

@@ -13,6 +13,7 @@ happened, as plain data (see :mod:`grader.codec`). No verdict is formed here.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import signal
@@ -22,7 +23,9 @@ import time
 import traceback
 from typing import Any, Callable
 
+from grader import commitment
 from grader.codec import encode
+from grader.integrity import WATCHED
 from grader.sandbox import originals
 from grader.sandbox.channel import read_message, write_frame
 from grader.states import Frame
@@ -162,13 +165,22 @@ def _tensor_arguments(function: Any, args: tuple, kwargs: dict, torch: Any) -> l
 
 
 def _changed(arguments: list[tuple[str, Any, Any]], torch: Any) -> list[str]:
+    """The arguments whose tensor differs from its copy, compared with torch's functions as
+    they were before the student's code ran (a call may have replaced them)."""
+    def before_student(dotted: str) -> Any:
+        found = originals.original(dotted)
+        return found if found is not None else functools.reduce(getattr, dotted.split(".")[1:], torch)
+
+    detach, equal, isnan, nan_to_num = map(before_student, ("torch.Tensor.detach", "torch.equal", "torch.isnan",
+                                                            "torch.nan_to_num"))
+    floating = before_student("torch.is_floating_point")
     changed = []
     with torch._C.DisableTorchFunction():
         for where, tensor, before in arguments:
-            now = torch.Tensor.detach(tensor)
+            now = detach(tensor)
             same = now.shape == before.shape and now.dtype == before.dtype and bool(
-                torch.equal(now, before) or (now.is_floating_point() and torch.equal(now.isnan(), before.isnan())
-                                             and torch.equal(now.nan_to_num(), before.nan_to_num())))
+                equal(now, before) or (floating(now) and equal(isnan(now), isnan(before))
+                                       and equal(nan_to_num(now), nan_to_num(before))))
             if not same:
                 changed.append(where)
     return changed
@@ -257,6 +269,9 @@ class Recorder:
             name = getattr(function, "__name__", "the function")
         limit = min(timeout, self.remaining()) if timeout is not None else self.remaining()
         arguments = [] if mutates else _tensor_arguments(function, args, kwargs, self.torch)
+        if forbid or arguments:  # what the trusted side reads from the reference's run (grader.integrity)
+            self.observations[key + WATCHED] = encode(
+                {"function": name, "forbid": list(forbid), "inputs": [where for where, _, _ in arguments]})
         watch = ForbiddenWatch(forbid)
         self._arm(limit)
         try:
@@ -285,42 +300,65 @@ class Recorder:
             self.record(key, value)
         return value
 
+    def observe_files(self, key: str) -> None:
+        """Ask the runner to list, itself, every file of the sandbox's writable places
+        (/tmp and /dev/shm): ``ctx.measured(key)`` is a :class:`grader.sandbox.observe.Listing`."""
+        if self.channel is not None:
+            self.channel.ask(Frame.OBSERVE, key, what="files")
+
+    def observe_file(self, key: str, path: str) -> None:
+        """Ask the runner to read, itself, the file at ``path`` (under /tmp or /dev/shm):
+        ``ctx.measured(key)`` is a :class:`grader.sandbox.observe.FileRead`; an inspector
+        reads its bytes as ``rec.input("measured." + key)``."""
+        if self.channel is not None:
+            self.channel.ask(Frame.OBSERVE, key, what="file", path=path)
+
     def timed_call(self, key: str, function: Any, make_args: Callable[[int], tuple], *,
-                   timeout: float | None = None, sample: bool = False) -> tuple[Any, float | None]:
+                   timeout: float | None = None, commit: bool = False) -> tuple[Any, float | None]:
         """Call ``function(*make_args(seed))`` under the runner's clock: the runner draws
         ``seed`` when the measurement starts (so no input can be known ahead) and measures
-        the sandbox's CPU time until the call returns (``ctx.measured(key)`` on the trusted
-        side). With ``sample``, the value must be a tensor: its shape and dtype are recorded
-        under ``key``, and under ``key + ".sample"`` its elements at positions the runner
-        draws only after the call (the check recomputes those from the seed). Returns (the
-        value or :data:`FAILED`, the CPU seconds measured, or None without a runner)."""
+        the sandbox's CPU time until the call's end frame arrives (``ctx.measured(key)`` on
+        the trusted side). With ``commit``, the value must be a plain 2-D ``torch.Tensor``:
+        inside the measured window its rows are hashed into a Merkle tree whose root ends
+        the measurement (:mod:`grader.commitment`), and afterwards the rows the runner then
+        draws are recorded under ``key`` with their paths, so the trusted side can check
+        that the whole result existed when the clock stopped. Returns (the value or
+        :data:`FAILED`, the CPU seconds measured, or None without a runner)."""
         if self.channel is None:
-            return self.call(key, function, *make_args(0), timeout=timeout, record=not sample), None
+            return self.call(key, function, *make_args(0), timeout=timeout, record=not commit), None
         challenge = self.channel.ask(Frame.TIMING_READY, key)
         seed = int(challenge.get("seed", 0))
         value = self.call(key, function, *make_args(seed), timeout=timeout, record=False)
-        answer = self.channel.ask(Frame.TIMING_DONE, key)
+        rows, refused = (None, None)
+        if commit and value is not FAILED:
+            rows, refused = _rows(value, self.torch)
+        tree = commitment.Tree.of_rows(rows) if rows is not None else None
+        fields = {"root": tree.root, "rows": len(rows)} if tree is not None else {}
+        answer = self.channel.ask(Frame.TIMING_DONE, key, **fields)
         if value is not FAILED:
-            if sample:
-                self._record_sample(key, value, answer.get("draws") or [])
-            else:
+            if not commit:
                 self.record(key, value)
+            elif tree is None:
+                self.observations[key] = {"$": "raised", "type": "TypeError", "message": refused, "traceback": ""}
+            else:
+                opened = [i for i in answer.get("open", []) if isinstance(i, int) and 0 <= i < len(rows)]
+                self.record(key, {"shape": tuple(int(n) for n in value.shape), "rows": {i: rows[i] for i in opened},
+                                  "paths": {i: tree.path(i) for i in opened}})
         seconds = answer.get("cpu_seconds")
         return value, float(seconds) if isinstance(seconds, (int, float)) else None
 
-    def _record_sample(self, key: str, value: Any, draws: list) -> None:
-        torch = self.torch
-        if not isinstance(value, torch.Tensor):
-            self.record(key, value)
-            return
-        with torch._C.DisableTorchFunction():
-            flat = torch.Tensor.reshape(torch.Tensor.detach(value), (-1,))
-            count = int(flat.numel())
-            self.record(key, {"shape": tuple(int(s) for s in value.shape), "dtype": str(value.dtype),
-                              "device": str(value.device)})
-            if count:
-                positions = torch.tensor([min(count - 1, int(float(u) * count)) for u in draws], dtype=torch.long)
-                self.record(key + ".sample", torch.Tensor.cpu(flat[positions.to(flat.device)]))
+
+def _rows(value: Any, torch: Any) -> tuple[list[bytes] | None, str | None]:
+    """The rows of a timed call's result as float32 bytes, or why there are none (only a
+    plain tensor: a subclass could compute its values only when they are read)."""
+    if type(value) is not torch.Tensor:
+        return None, f"a timed call must return a plain torch.Tensor; it returned a {type(value).__name__}"
+    with torch._C.DisableTorchFunction():
+        plain = torch.Tensor.contiguous(torch.Tensor.to(torch.Tensor.detach(value), "cpu", torch.float32))
+        if plain.dim() != 2:
+            return None, f"a timed call must return a 2-D tensor; it returned {plain.dim()} dimension(s)"
+        array = plain.numpy()
+    return [array[i].tobytes() for i in range(array.shape[0])], None
 
 
 class Channel:
@@ -339,6 +377,6 @@ class Channel:
             os._exit(0)
         write_frame(self.frames, message)
 
-    def ask(self, frame: Frame, key: str) -> dict[str, Any]:
-        self.send({"type": frame.value, "key": key})
+    def ask(self, frame: Frame, key: str, **fields: Any) -> dict[str, Any]:
+        self.send({"type": frame.value, "key": key, **fields})
         return read_message(self.control)

@@ -49,6 +49,9 @@ class ProbeRun:
     failure: Raised | None = None
     stop: Stop | None = None
     measured: dict[str, Timing] = field(default_factory=dict)
+    restored: list[str] = field(default_factory=list)  # functions the worker put back before the probe
+    inspected: dict[str, Any] = field(default_factory=dict)  # what an inspector recorded (a fresh worker)
+    notices: list[str] = field(default_factory=list)  # what the audit hook saw in the attempt that ran it
 
 
 @dataclass
@@ -97,7 +100,8 @@ def _keep(attempt: Attempt, outcome: RunOutcome) -> None:
     for key, entry in received["probes"].items():
         if "observations" in entry:
             outcome.probes[key] = ProbeRun(entry["observations"], entry["raw"], entry["failure"],
-                                           measured=entry["measured"])
+                                           measured=entry["measured"], restored=entry["restored"],
+                                           notices=list(received["notices"]))
 
 
 def _charge(attempt: Attempt, outcome: RunOutcome, skip_units: dict[int, str]) -> bool:

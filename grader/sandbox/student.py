@@ -16,7 +16,8 @@ import os
 import random
 from typing import Any
 
-from grader.sandbox import originals
+from grader.sandbox import audit, originals
+from grader.sandbox.channel import write_frame
 from grader.sandbox.recorder import FAILED, CallTimeout, Channel, Recorder, Student, Trimmer
 from grader.sandbox.stubs import Stub, StudentImport, noop
 from grader.states import Frame
@@ -107,10 +108,8 @@ class Job:
             failure = self.trimmer.describe(exc)
         finally:
             Recorder.disarm()
-        if restored:
-            recorder.observations["__restored__"] = {"$": "list", "type": "list", "items": restored[:50]}
         self.channel.send({"type": Frame.PROBE_DONE.value, "exercise": key[0], "probe": key[1],
-                           "observations": recorder.observations, "failure": failure})
+                           "observations": recorder.observations, "failure": failure, "restored": restored[:64]})
 
     def _finish_forked_cell(self, units: list[dict[str, Any]], index: int) -> None:
         """A child the student's code forked returned here: like the rest of a notebook cell
@@ -146,4 +145,11 @@ class Job:
 
 
 def run_job(request: dict[str, Any], channel: Channel, torch: Any, probes: dict) -> None:
+    frames, pid = channel.frames, os.getpid()
+
+    def notice(message: dict[str, Any]) -> None:
+        if os.getpid() == pid:  # a child the student forked never writes frames
+            write_frame(frames, message)
+
+    audit.install(notice, frozenset(request["submission"]["files"]))
     Job(request, channel, torch, probes).run()
