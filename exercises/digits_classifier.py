@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-import grader
 from grader.codec import Raised, TensorValue
 from grader.exercise import Exercise, Verdict
 from grader.judging import compare_tensors, describe
+from grader.states import CheckStatus
+
 
 def _dataset_files() -> list[str]:
     """scikit-learn's copy of the digits (the sandbox shows the training split there)."""
@@ -63,7 +64,7 @@ exercise = Exercise(
     source_notes={"load_digits": LOAD_DIGITS_NOTE},
 )
 
-TRAIN_SECONDS = 60.0  # the student's training, wall clock, one CPU thread
+TRAIN_SECONDS = 60.0  # the student's training: CPU seconds (one thread), measured by the runner
 TEST_FRACTION = 0.25
 SPLIT_SEED = 0
 #: (accuracy at least, fraction of the check's points), best first
@@ -79,8 +80,9 @@ HINT_SOFTMAX = ("the model's outputs are probabilities (each row sums to 1): sof
 HINT_ZERO_GRAD = ("optimizer.zero_grad() is never called: .backward() adds to the gradients of the previous "
                   "steps, so every update uses the sum of all past gradients and training goes wrong. "
                   "Call optimizer.zero_grad() before each loss.backward().")
-HINT_TIME = ("training ran out of time: the limit is {limit:.0f} s on one CPU thread, and the reference "
-             "(a 64-100-100-10 MLP, SGD, mini-batches of 32, 20 epochs) takes about 2 s. Use mini-batches "
+HINT_TIME = ("training ran out of time: the limit is {limit:.0f} s of CPU time on one thread (time the "
+             "computation itself takes, whatever else runs on the machine), and the reference (a 64-100-100-10 "
+             "MLP, SGD, mini-batches of 32, 20 epochs) takes about 2 s. Use mini-batches "
              "rather than one example at a time, fewer epochs or a smaller network, and no per-element Python "
              "loops.")
 HINT_EVAL = ("call model.eval() in predict: in training mode, Dropout drops activations at random (and "
@@ -183,29 +185,47 @@ def _probe_train(student, rec):
     rec.call("logits", test_logits)
 
 
+MODE_SHIFT = 1.0e4  #: added to class 0 by the mode probes when a mode is wrong: every label becomes 0
+
+
 @exercise.probe("predict")
 def _probe_predict(student, rec):
+    """predict on three models. The mode a model ran in shows in the labels it gives, so no
+    record the student's code could rewrite decides a check: ``eval`` adds MODE_SHIFT to
+    class 0 while its module is in training mode; ``no_grad`` does when an in-place update
+    of a leaf that requires grad is refused (it is refused exactly while autograd records,
+    in torch's C++ core)."""
     import torch
     from torch import nn
 
-    class DropoutNet(nn.Module):
-        """Dropout makes training-mode predictions differ; every forward call is logged."""
+    add_in_place = torch._C.TensorBase.add_  # the C function itself: not a name the submission can rebind
 
+    class TrainingShift(nn.Module):
+        def forward(self, x):
+            training = self.__dict__.get("training", True)
+            return x + MODE_SHIFT * torch.eye(1, x.shape[1]) if training else x
+
+    class GradShift(nn.Module):
         def __init__(self):
             super().__init__()
-            self.net = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 10))
-            self.calls = []
+            self.leaf = nn.Parameter(torch.zeros(1))
 
         def forward(self, x):
-            self.calls.append({"training": bool(self.training), "grad_enabled": bool(torch.is_grad_enabled())})
-            return self.net(x)
+            try:
+                add_in_place(self.leaf, 0.0)  # refused while autograd records
+            except RuntimeError:
+                return x + MODE_SHIFT * torch.eye(1, x.shape[1])
+            return x
+
+    def net(*tail):
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10), *tail).train()
 
     torch.manual_seed(0)
-    model = DropoutNet()
-    model.train()
     X = torch.randn(300, 64)
-    rec.call("labels", "predict", model, X.clone())
-    rec.record("calls", list(model.calls))
+    rec.call("labels", "predict", net(), X.clone())  # judged for its values only
+    rec.call("eval.labels", "predict", net(TrainingShift()), X.clone())
+    rec.call("no_grad.labels", "predict", net(GradShift()), X.clone())
 
 
 # ------------------------------------------------------------------ checks (trusted side)
@@ -214,7 +234,8 @@ def _train_failed(ctx) -> Verdict | None:
     raw = ctx.raw("model")
     if isinstance(raw, Raised) and raw.timed_out:
         limit = ctx.raw("train_limit") or TRAIN_SECONDS
-        return Verdict(False, f"train_digits_classifier did not finish within the time limit of {limit:.0f} s",
+        return Verdict(False, f"train_digits_classifier did not finish within its time limit of {limit:.0f} s of "
+                              "CPU time",
                        hint=HINT_TIME.format(limit=limit), status="error")
     ctx.got("model")  # a raise or a missing name becomes the verdict (with the label hints)
     return None
@@ -334,37 +355,36 @@ def _check_predict_labels(ctx):
     elif isinstance(got, TensorValue) and tuple(got.shape) != tuple(expected.shape):
         verdict.hint = ("one label per row: take the argmax over the classes, dim=1 "
                         "(logits.argmax(dim=1)), not over the whole tensor or the rows.")
-    elif any(c.get("training") for c in ctx.raw("calls") or []):
-        verdict.hint = HINT_EVAL
     return verdict
+
+
+def _mode_verdict(ctx, key: str, good: str, bad: str, hint: str) -> Verdict:
+    """The labels of a mode probe: those of the right mode, or (nearly) all 0 when the
+    model ran in the wrong one (see _probe_predict); anything else is charged in predict.labels."""
+    got = ctx.got(key)
+    expected = ctx.expected(key)
+    if not isinstance(got, TensorValue) or got.data is None or tuple(got.shape) != tuple(expected.shape):
+        return Verdict(False, "could not be judged: predict does not return one label per row (see predict.labels)",
+                       status=CheckStatus.SKIPPED)
+    labels = got.data.reshape(-1).astype(np.int64)
+    if np.array_equal(labels, expected.data.reshape(-1)):
+        return Verdict(True, good)
+    if np.mean(labels == 0) > 0.95 > np.mean(expected.data == 0):
+        return Verdict(False, bad, hint=hint)
+    return Verdict(False, "could not be judged: predict's labels are not the model's argmax (see predict.labels)",
+                   status=CheckStatus.SKIPPED)
 
 
 @exercise.check("predict.eval_mode", points=0.75, probe="predict", requires=("predict",))
 def _check_predict_eval(ctx):
     """predict puts the model in eval mode"""
-    ctx.got("labels")
-    calls = ctx.got("calls")
-    if not calls:
-        return Verdict(False, "predict never called the model")
-    if any(c.get("training") for c in calls):
-        return Verdict(False, "predict called a model that was in training mode (its Dropout was active)",
-                       hint=HINT_EVAL)
-    return Verdict(True, "the model ran in eval mode")
+    return _mode_verdict(ctx, "eval.labels", "the model ran in eval mode",
+                         "predict ran the model in training mode (a module of it was still training)", HINT_EVAL)
 
 
 @exercise.check("predict.no_grad", points=0.75, probe="predict", requires=("predict",))
 def _check_predict_no_grad(ctx):
     """predict runs the model without building a graph (no_grad or inference_mode)"""
-    ctx.got("labels")
-    calls = ctx.got("calls")
-    if not calls:
-        return Verdict(False, "predict never called the model")
-    if any(c.get("grad_enabled") for c in calls):
-        return Verdict(False, "predict ran the model with gradients enabled (it built an autograd graph)",
-                       hint=HINT_NO_GRAD)
-    return Verdict(True, "the model ran without gradients")
+    return _mode_verdict(ctx, "no_grad.labels", "the model ran without gradients",
+                         "predict ran the model with gradients enabled (autograd recorded a graph)", HINT_NO_GRAD)
 
-
-@grader.hookimpl
-def grader_exercises():
-    return [exercise]

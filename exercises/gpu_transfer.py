@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-import grader
 from grader.codec import Raised, TensorValue
 from grader.exercise import Exercise, Verdict
 from grader.judging import compare_arrays, describe
+from grader.states import CheckStatus
 
 exercise = Exercise(
     id="gpu_transfer",
@@ -37,12 +37,71 @@ HINT_TO_UNUSED = ("tensor.to(device) returns a new tensor and leaves the origina
 HINT_DIFFERENT = ("the model and the batch must be on the same device: move both, model.to(device) and "
                   "x, y = x.to(device), y.to(device), before the forward pass.")
 HINT_ITEM = "return loss.item(), a Python float, not the loss tensor (which keeps its graph and its device)."
+HINT_NEW_CONTAINERS = ("build new containers and leave the caller's as they were: {k: to_device(v, device) for k, v "
+                       "in obj.items()} (or type(obj)(...)) rather than obj[k] = ..., the same for lists.")
+HINT_ZERO_GRAD = ("clear the stale gradients before the backward pass: optimizer.zero_grad(). backward() adds to what "
+                  ".grad already holds, so gradients left over from an earlier batch change this step.")
 CUDA_HINTS = {
     "Torch not compiled with CUDA enabled": HINT_HARDCODED,
     "NVIDIA driver": HINT_HARDCODED,
     "no CUDA GPUs are available": HINT_HARDCODED,
     "CUDA driver": HINT_HARDCODED,
 }
+TRAIN_HINTS = {**CUDA_HINTS, "Expected all tensors to be on the same device": HINT_DIFFERENT,
+               "is not on the expected device": HINT_DIFFERENT}
+SIMULATED_NAME = "Simulated GPU (grader)"
+SIMULATED_MEMORY = 16 * 1024 ** 3
+
+
+class _SimulatedProperties:
+    """What torch.cuda.get_device_properties returns, as far as code reads it."""
+
+    name = SIMULATED_NAME
+    total_memory = SIMULATED_MEMORY
+    major, minor = 8, 0
+    multi_processor_count = 108
+    is_integrated = is_multi_gpu_board = False
+    warp_size = 32
+    L2_cache_size = 40 * 1024 ** 2
+    uuid = "GPU-00000000-0000-0000-0000-000000000000"
+
+    def __repr__(self) -> str:
+        return (f"_CudaDeviceProperties(name='{self.name}', major=8, minor=0, total_memory=16384MB, "
+                f"multi_processor_count=108)")
+
+
+def _simulated_cuda(available: bool) -> dict[str, Any]:
+    """Stand-ins for torch.cuda's functions while pick_device runs with CUDA simulated:
+    availability, and every harmless query (name, properties, memory, seeds...) answered
+    as a one-GPU machine would, so that printing the GPU's name costs nothing."""
+    if not available:
+        return {"is_available": lambda: False, "device_count": lambda: 0, "is_initialized": lambda: False}
+
+    def nothing(*args, **kwargs):
+        return None
+
+    def zero(*args, **kwargs):
+        return 0
+
+    properties = _SimulatedProperties()
+    fakes = {name: nothing for name in ("init", "synchronize", "empty_cache", "set_device", "ipc_collect",
+                                        "manual_seed", "manual_seed_all", "seed", "seed_all",
+                                        "reset_peak_memory_stats", "reset_max_memory_allocated",
+                                        "reset_max_memory_cached", "reset_accumulated_memory_stats",
+                                        "set_per_process_memory_fraction")}
+    fakes.update({name: zero for name in ("memory_allocated", "max_memory_allocated", "memory_reserved",
+                                          "max_memory_reserved", "memory_cached", "max_memory_cached",
+                                          "utilization", "memory_usage", "temperature", "power_draw",
+                                          "clock_rate", "initial_seed")})
+    fakes.update(is_available=lambda: True, device_count=lambda: 1, current_device=lambda: 0,
+                 is_initialized=lambda: True, get_device_name=lambda device=None: SIMULATED_NAME,
+                 get_device_properties=lambda device=None: properties,
+                 get_device_capability=lambda device=None: (8, 0), get_arch_list=lambda: ["sm_80"],
+                 is_bf16_supported=lambda *args, **kwargs: True, memory_stats=lambda *args, **kwargs: {},
+                 memory_summary=lambda *args, **kwargs: "|  simulated GPU: no memory in use  |",
+                 mem_get_info=lambda device=None: (SIMULATED_MEMORY, SIMULATED_MEMORY),
+                 list_gpu_processes=lambda *args, **kwargs: "GPU:0\nno processes are running")
+    return fakes
 
 
 def _devices(rec) -> list[tuple[str, str]]:
@@ -71,15 +130,14 @@ def _probe_pick_device(student, rec):
 
     from grader.sandbox.student import FAILED
 
-    original = {"is_available": torch.cuda.is_available, "device_count": torch.cuda.device_count}
-
     def simulate(key: str, available: bool) -> None:
-        fakes = {"is_available": lambda: available, "device_count": lambda: 1 if available else 0}
+        fakes = _simulated_cuda(available)
+        original = {name: getattr(torch.cuda, name) for name in fakes if hasattr(torch.cuda, name)}
         aliases = [(name, which) for name, value in list(student.namespace.items())
                    for which, function in original.items() if value is function]
-        for which, fake in fakes.items():
-            setattr(torch.cuda, which, fake)
-        for name, which in aliases:  # from torch.cuda import is_available
+        for which in original:
+            setattr(torch.cuda, which, fakes[which])
+        for name, which in aliases:  # from torch.cuda import is_available (as ...), taken before the probe
             student.namespace[name] = fakes[which]
         try:
             result = rec.call(key, "pick_device", record=False)
@@ -112,12 +170,33 @@ def _probe_to_device(student, rec):
                   "items": [torch.ones(2, dtype=torch.bool), {"deep": torch.randn(1, 2, dtype=torch.float64),
                                                                "none": None}],
                   "scale": 2.5, 7: torch.zeros(0)}
-        rec.call(f"{prefix}.nested", "to_device", nested, device)
-        rec.call(f"{prefix}.tensor", "to_device", torch.randn(3), device)
-        rec.call(f"{prefix}.leaf", "to_device", 42, device)
-        rec.call(f"{prefix}.tuple", "to_device", (torch.randn(2), [torch.randn(1)], "x"), device)
-        subclasses = OrderedDict([("b", torch.randn(2)), ("a", Batch(torch.randn(1, 2), "tag"))])
-        rec.call(f"{prefix}.subclasses", "to_device", subclasses, device)
+        cases = {"nested": nested, "tensor": torch.randn(3), "leaf": 42,
+                 "tuple": (torch.randn(2), [torch.randn(1)], "x"),
+                 "subclasses": OrderedDict([("b", torch.randn(2)), ("a", Batch(torch.randn(1, 2), "tag"))])}
+        for case, obj in cases.items():
+            before = _layout(obj)
+            rec.call(f"{prefix}.{case}", "to_device", obj, device)
+            if not _same_layout(before, _layout(obj)):  # the caller's dict or list was filled in place
+                rec.record(f"{prefix}.{case}.containers_changed", True)
+
+
+def _layout(obj: Any, path: tuple = (), depth: int = 0) -> list[tuple]:
+    """Which object sits where inside the containers of ``obj`` (the objects themselves, kept
+    alive, compared by identity): what a to_device that fills the caller's dict in place changes."""
+    if not isinstance(obj, (dict, list, tuple)) or depth > 6:
+        return []
+    items = list(obj.items() if isinstance(obj, dict) else enumerate(obj))[:64]
+    found: list[tuple] = [("size", path, len(obj))]
+    for key, value in items:
+        found.append(("item", path + (repr(key),), value))
+        found += _layout(value, path + (repr(key),), depth + 1)
+    return found
+
+
+def _same_layout(before: list[tuple], after: list[tuple]) -> bool:
+    return len(before) == len(after) and all(
+        a[0] == b[0] and a[1] == b[1] and (a[2] == b[2] if a[0] == "size" else a[2] is b[2])
+        for a, b in zip(before, after))
 
 
 @exercise.probe("train_step")
@@ -156,6 +235,17 @@ def _probe_train_step(student, rec):
         rec.record(f"{prefix}.param_devices", sorted({str(p.device) for p in model.parameters()}))
         if prefix != "meta":
             rec.record(f"{prefix}.params", {k: v.detach().to("cpu") for k, v in model.state_dict().items()})
+
+    # the cpu run again, from a model that already holds gradients of an earlier batch
+    torch.manual_seed(0)
+    model = SpyNet()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    earlier = torch.randn(8, 4, generator=torch.Generator().manual_seed(1))
+    model.linear(earlier).pow(2).sum().backward()
+    rec.record("stale.initial", {k: v.detach().clone() for k, v in model.state_dict().items()})
+    rec.call("stale.loss", "train_step", model, (x, y), nn.CrossEntropyLoss(), optimizer, torch.device("cpu"))
+    rec.record("stale.params", {k: v.detach().to("cpu") for k, v in model.state_dict().items()})
 
 
 # ------------------------------------------------------------------ checks (trusted side)
@@ -343,10 +433,13 @@ def _check_moves(ctx):
 
 @exercise.check("to_device.structure", points=1.5, probe="to_device", requires=("to_device",))
 def _check_structure(ctx):
-    """to_device keeps container types (a tuple stays a tuple), keys and non-tensor values"""
+    """to_device keeps container types (a tuple stays a tuple), keys and plain values, in new containers"""
     for case, label in TO_DEVICE_CASES.items():
         key = f"meta.{case}"
         got = ctx.got(key)
+        if ctx.raw(key + ".containers_changed") is True:
+            return Verdict(False, f"to_device({label}, 'meta') changed the caller's containers in place: after the "
+                                  "call, the dict (or list) it was given holds other objects", hint=HINT_NEW_CONTAINERS)
         problem = _structure_difference(got, ctx.expected(key), "the result")
         if problem:
             verdict = Verdict(False, f"to_device({label}, 'meta'): {problem}")
@@ -359,15 +452,18 @@ def _check_structure(ctx):
     return Verdict(True, "dicts, lists and tuples, their keys and their plain values are kept")
 
 
-@exercise.check("to_device.subclasses", points=0.5, probe="to_device", requires=("to_device",),
-                depends=("to_device.moves_tensors",))
+@exercise.check("to_device.subclasses", points=0.5, probe="to_device", requires=("to_device",))
 def _check_subclasses(ctx):
     """bonus: an OrderedDict stays an OrderedDict and a namedtuple stays that namedtuple"""
     got = ctx.got("meta.subclasses")
     problem = _structure_difference(got, ctx.expected("meta.subclasses"), "the result")
+    # tensors left where they were count here only when to_device moves a bare tensor (else: moves_tensors)
+    moved = _tensors(ctx.raw("meta.tensor"))
+    if not moved or any(_kind(t.device) != "meta" for t in moved):  # charged in moves_tensors
+        return Verdict(False, "could not be judged: to_device does not move a bare tensor (see "
+                              "to_device.moves_tensors)", status=CheckStatus.SKIPPED)
     if problem is None:
-        moved = all(_kind(t.device) == "meta" for t in _tensors(got))
-        if moved:
+        if all(_kind(t.device) == "meta" for t in _tensors(got)):
             return Verdict(True, "OrderedDict and namedtuple types are kept")
         problem = "some tensors inside were not moved"
     return Verdict(False, f"to_device(OrderedDict(b=tensor, a=Batch(inputs=tensor, meta='tag')), 'meta'): {problem}",
@@ -379,7 +475,7 @@ def _train_prefixes(ctx) -> list[str]:
     return [p for p in ("meta", "cpu", "cuda") if f"{p}.forward" in ctx.expected_observations]
 
 
-@exercise.check("train_step.placement", points=1.5, probe="train_step", requires=("train_step",), hints=CUDA_HINTS)
+@exercise.check("train_step.placement", points=1.5, probe="train_step", requires=("train_step",), hints=TRAIN_HINTS)
 def _check_placement(ctx):
     """train_step moves the model and the (x, y) batch to the device asked for"""
     for prefix in [p for p in _train_prefixes(ctx) if p != "cpu"]:
@@ -419,7 +515,7 @@ def _check_placement(ctx):
     return Verdict(True, "the model and both halves of the batch were moved to the device asked for")
 
 
-@exercise.check("train_step.loss", points=1.5, probe="train_step", requires=("train_step",), hints=CUDA_HINTS)
+@exercise.check("train_step.loss", points=1.0, probe="train_step", requires=("train_step",), hints=TRAIN_HINTS)
 def _check_loss(ctx):
     """train_step returns the batch's loss as a Python float"""
     for prefix in [p for p in _train_prefixes(ctx) if p != "meta"]:
@@ -442,7 +538,7 @@ def _check_loss(ctx):
     return Verdict(True, "returns the loss as a Python float")
 
 
-@exercise.check("train_step.update", points=0.5, probe="train_step", requires=("train_step",), hints=CUDA_HINTS)
+@exercise.check("train_step.update", points=0.5, probe="train_step", requires=("train_step",), hints=TRAIN_HINTS)
 def _check_update(ctx):
     """train_step takes exactly one optimisation step"""
     for prefix in [p for p in _train_prefixes(ctx) if p != "meta"]:
@@ -457,6 +553,23 @@ def _check_update(ctx):
     return Verdict(True, "the parameters after the step match one step of the optimizer")
 
 
-@grader.hookimpl
-def grader_exercises():
-    return [exercise]
+@exercise.check("train_step.zero_grad", points=0.5, probe="train_step", requires=("train_step",), hints=TRAIN_HINTS)
+def _check_zero_grad(ctx):
+    """train_step clears stale gradients (optimizer.zero_grad()) before its step"""
+    where = "train_step(..., device='cpu') on a model that already held gradients of an earlier batch"
+    ctx.got("stale.loss")
+    got = ctx.got("stale.params")
+    own = ctx.raw("cpu.params")  # the student's own step from the same start, without stale gradients
+    initial = ctx.raw("stale.initial")
+    comparable = all(isinstance(v, dict) and set(v) == set(got) for v in (own, got, initial))
+    if not comparable or all(compare_arrays(own[k].data, initial[k].data).passed for k in own):
+        return Verdict(False, "could not be judged: train_step takes no step on the CPU to compare with (see "
+                              "train_step.update)", status=CheckStatus.SKIPPED)
+    for name, value in own.items():
+        verdict = compare_arrays(got[name].data, value.data, what=f"{where}: the model's {name} after the step")
+        if not verdict.passed:
+            verdict.message += " (the same step from fresh gradients gives other values: the stale ones were used)"
+            verdict.hint = HINT_ZERO_GRAD
+            return verdict
+    return Verdict(True, "stale gradients were cleared: the step is the same as from fresh gradients")
+

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-import grader
 from grader.codec import Raised, TensorValue
 from grader.exercise import Exercise, Verdict
-from grader.judging import compare_plain, compare_tensors, describe
+from grader.judging import as_int, compare_plain, compare_tensors, describe
 
 exercise = Exercise(
     id="mlp",
@@ -44,6 +43,12 @@ HINT_BUFFERS = ("state_dict() also holds buffers (e.g. BatchNorm's running_mean,
                 "which are not parameters: count model.parameters() with requires_grad instead.")
 HINT_NUMEL = ("that is the number of parameter tensors, not of parameters: add up p.numel() for each tensor.")
 HINT_INT = "return a Python int: sum(p.numel() ...) is one (use int(...) or .item() on a tensor)."
+HINT_CALL_PARAMETERS = ("model.parameters is a method: call it, model.parameters(), to get the parameters "
+                        "(and count p.numel() of those with p.requires_grad).")
+COUNT_HINTS = {"'method' object is not iterable": HINT_CALL_PARAMETERS}
+HINT_SEQUENTIAL_STAR = ("nn.Sequential takes the layers as separate arguments, not one list: "
+                        "nn.Sequential(*layers) unpacks the list (or keep them in an nn.ModuleList).")
+BUILD_HINTS = {"list is not a Module subclass": HINT_SEQUENTIAL_STAR}
 
 # in_features, hidden_sizes, out_features, batch
 BUILD_CASES = {
@@ -231,7 +236,7 @@ def _fmt_linears(linears) -> str:
     return "[" + ", ".join(f"Linear({i}, {o})" for i, o, *_ in linears) + "]"
 
 
-@exercise.check("build_mlp.layers", points=1.0, probe="build_mlp", requires=("build_mlp",))
+@exercise.check("build_mlp.layers", points=1.0, probe="build_mlp", requires=("build_mlp",), hints=BUILD_HINTS)
 def _check_layers(ctx):
     """build_mlp registers the Linear layers with the right sizes, in order"""
     for key, (i, hidden, o, _) in BUILD_CASES.items():
@@ -253,7 +258,8 @@ def _check_layers(ctx):
     return Verdict(True, f"the Linear layers are right in all {len(BUILD_CASES)} configurations")
 
 
-@exercise.check("build_mlp.parameter_count", points=1.0, probe="build_mlp", requires=("build_mlp",))
+@exercise.check("build_mlp.parameter_count", points=1.0, probe="build_mlp", requires=("build_mlp",),
+                hints=BUILD_HINTS)
 def _check_build_params(ctx):
     """build_mlp's model has the right number of (registered) parameters"""
     for key, (i, hidden, o, _) in BUILD_CASES.items():
@@ -270,7 +276,7 @@ def _check_build_params(ctx):
     return Verdict(True, f"the parameter counts are right in all {len(BUILD_CASES)} configurations")
 
 
-@exercise.check("build_mlp.output_shape", points=0.5, probe="build_mlp", requires=("build_mlp",))
+@exercise.check("build_mlp.output_shape", points=0.5, probe="build_mlp", requires=("build_mlp",), hints=BUILD_HINTS)
 def _check_build_shape(ctx):
     """build_mlp's model maps (B, in_features) to (B, out_features)"""
     for key, (i, hidden, o, batch) in BUILD_CASES.items():
@@ -350,7 +356,8 @@ def _check_net_structure(ctx):
             got = summary["attributes"].get(name)
             want = f"nn.Linear({e_in}, {e_out})"
             if got is None:
-                return Verdict(False, f"{call}: no layer `{name}` registered; expected self.{name} = {want}")
+                return Verdict(False, f"{call}: no layer `{name}` registered; expected self.{name} = {want}",
+                               hint=HINT_PLAIN_LIST if summary.get("plain_lists") else None)
             if not isinstance(got, list):
                 return Verdict(False, f"{call}: self.{name} should be {want}; it is a {got}")
             if list(got[1:3]) != [e_in, e_out]:
@@ -397,8 +404,9 @@ def _count_verdict(ctx, cases) -> Verdict:
         if verdict.passed:
             continue
         total, in_state, tensors = (ctx.expected(key + s) for s in (".total", ".state_numel", ".tensors"))
-        if not isinstance(got, int) or isinstance(got, bool):
-            if isinstance(got, (TensorValue, float)):
+        got = as_int(got)  # an int or a NumPy integer; None for anything else
+        if got is None:
+            if isinstance(ctx.got(key), (TensorValue, float)):
                 verdict.hint = HINT_INT
         else:
             if got == in_state and in_state != total:
@@ -412,18 +420,15 @@ def _count_verdict(ctx, cases) -> Verdict:
 
 
 @exercise.check("count_parameters.all_trainable", points=1.0, probe="count_parameters",
-                requires=("count_parameters",))
+                requires=("count_parameters",), hints=COUNT_HINTS)
 def _check_count_all(ctx):
     """count_parameters counts every parameter of a fully trainable model, as an int"""
     return _count_verdict(ctx, COUNT_ALL)
 
 
-@exercise.check("count_parameters.frozen", points=1.5, probe="count_parameters", requires=("count_parameters",))
+@exercise.check("count_parameters.frozen", points=1.5, probe="count_parameters", requires=("count_parameters",),
+                hints=COUNT_HINTS)
 def _check_count_frozen(ctx):
     """count_parameters counts only trainable (requires_grad) parameters when layers are frozen"""
     return _count_verdict(ctx, COUNT_FROZEN)
 
-
-@grader.hookimpl
-def grader_exercises():
-    return [exercise]

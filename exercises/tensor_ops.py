@@ -6,9 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-import grader
+from grader.codec import TensorValue
 from grader.exercise import Exercise, Verdict
-from grader.judging import compare_cases, compare_tensors, matches
+from grader.judging import compare_arrays, compare_cases, compare_tensors, judge_inputs_unchanged, matches
+from grader.states import CheckStatus
 
 exercise = Exercise(
     id="tensor_ops",
@@ -26,8 +27,11 @@ HINT_UNBIASED = ("torch.std is unbiased by default (it divides by n - 1); the po
 HINT_CONSTANT = ("a constant column has std 0, and 0 / 0 is NaN: replace a zero std before dividing, e.g. "
                  "torch.where(std == 0, torch.ones_like(std), std), so that column becomes all zeros.")
 HINT_BOOL_MEAN = ("mean() of a bool (or int) tensor raises: cast first, e.g. mask.float().mean().")
-HINT_TRANSPOSE = ("x.T (or permute with all dims reversed) reverses every dimension; only the last two must be "
-                  "swapped: x.transpose(-2, -1).")
+HINT_TRANSPOSE = ("x.T and x.permute(...) with every dim reversed reverse all the dimensions, transpose(0, 1) swaps "
+                  "the first two, and x.t() works only up to 2 dims; only the last two must be swapped, whatever "
+                  "the number of dims: x.transpose(-2, -1) (or x.mT).")
+HINT_FROM_NUMPY_LIST = ("torch.from_numpy takes only NumPy arrays (and shares their memory): "
+                        "torch.tensor(data, dtype=torch.float32) takes lists and arrays alike, and copies.")
 
 
 # ------------------------------------------------------------------ probes (sandbox side)
@@ -45,24 +49,37 @@ def _probe_to_float(student, rec):
         "float64_array": rng.normal(size=(4, 3)),
     }
     for key, data in cases.items():
-        rec.call(key, "to_float_tensor", data)
+        _call_watching_array(rec, key, data)
     array = rng.normal(size=(3, 4)).astype(np.float32)
-    result = rec.call("float32_array", "to_float_tensor", array)
+    result = _call_watching_array(rec, "float32_array", array)
     array[...] = -7.0
     rec.record("float32_array.after_change", result)
+
+
+def _call_watching_array(rec, key, data):
+    """to_float_tensor(data); a NumPy argument it changed in place is recorded the way the
+    recorder records a changed tensor argument (charged once, with the in-place hint)."""
+    before = data.copy() if isinstance(data, np.ndarray) else None
+    result = rec.call(key, "to_float_tensor", data)
+    if before is not None and not (data.shape == before.shape and data.dtype == before.dtype
+                                   and np.array_equal(data, before, equal_nan=data.dtype.kind == "f")):
+        rec.record(key + ".inputs_changed", {"function": "to_float_tensor", "arguments": ["data"]})
+    return result
 
 
 @exercise.probe("column_standardize")
 def _probe_standardize(student, rec):
     import torch
 
+    # every input is drawn before the student's code runs (it may draw from torch's generator too)
     x = torch.randn(50, 4) * torch.tensor([1.0, 10.0, 0.1, 3.0]) + torch.tensor([0.0, 5.0, -2.0, 100.0])
+    x64 = torch.randn(20, 3, dtype=torch.float64) * 2 + 1
     rec.record("random.input", x.clone())
     rec.call("random", "column_standardize", x)
-    x64 = torch.randn(20, 3, dtype=torch.float64) * 2 + 1
     rec.record("float64.input", x64.clone())
     rec.call("float64", "column_standardize", x64)
     constant = torch.tensor([[2.0, 1.0, -0.5], [2.0, 3.0, -0.5], [2.0, 5.0, -0.5], [2.0, -1.0, -0.5]])
+    rec.record("constant.input", constant.clone())
     rec.call("constant", "column_standardize", constant)
 
 
@@ -70,18 +87,20 @@ def _probe_standardize(student, rec):
 def _probe_mask_mean(student, rec):
     import torch
 
-    rec.call("random", "mask_mean", torch.rand(6, 7) > 0.3)
-    rec.call("all_false", "mask_mean", torch.zeros(5, dtype=torch.bool))
-    rec.call("three_dims", "mask_mean", torch.rand(2, 3, 4) > 0.5)
-    rec.call("scalar", "mask_mean", torch.tensor(True))
+    masks = {"random": torch.rand(6, 7) > 0.3, "all_false": torch.zeros(5, dtype=torch.bool),
+             "three_dims": torch.rand(2, 3, 4) > 0.5, "scalar": torch.tensor(True)}
+    for key, mask in masks.items():
+        rec.call(key, "mask_mean", mask)
 
 
 @exercise.probe("batched_transpose")
 def _probe_transpose(student, rec):
     import torch
 
-    for key, shape in {"two_dims": (3, 5), "three_dims": (2, 3, 4), "four_dims": (2, 3, 4, 5)}.items():
-        rec.call(key, "batched_transpose", torch.randn(shape))
+    inputs = {key: torch.randn(shape) for key, shape in {"two_dims": (3, 5), "three_dims": (2, 3, 4),
+                                                         "four_dims": (2, 3, 4, 5)}.items()}
+    for key, tensor in inputs.items():
+        rec.call(key, "batched_transpose", tensor)
     rec.call("int64", "batched_transpose", torch.arange(24).reshape(2, 3, 4))
 
 
@@ -94,7 +113,8 @@ TO_FLOAT_CASES = {
 }
 
 
-@exercise.check("to_float_tensor.values", points=1.5, probe="to_float_tensor", requires=("to_float_tensor",))
+@exercise.check("to_float_tensor.values", points=1.5, probe="to_float_tensor", requires=("to_float_tensor",),
+                hints={"expected np.ndarray": HINT_FROM_NUMPY_LIST})
 def _check_to_float(ctx):
     """to_float_tensor returns a float32 tensor with the same shape and values"""
     verdict = compare_cases(ctx, TO_FLOAT_CASES)
@@ -105,23 +125,26 @@ def _check_to_float(ctx):
 
 
 @exercise.check("to_float_tensor.copies_numpy", points=1.0, probe="to_float_tensor",
-                requires=("to_float_tensor",), depends=("to_float_tensor.values",))
+                requires=("to_float_tensor",), hints={"expected np.ndarray": HINT_FROM_NUMPY_LIST})
 def _check_copies(ctx):
     """to_float_tensor does not share memory with a NumPy input"""
-    verdict = compare_tensors(ctx.got("float32_array.after_change"), ctx.expected("float32_array.after_change"),
-                              what="after the NumPy array was changed, the tensor")
-    if not verdict.passed:
-        verdict.message = "the tensor changed when the NumPy array it came from was changed (shared memory)"
-        verdict.hint = HINT_FROM_NUMPY
-    return verdict
+    before, after = ctx.got("float32_array"), ctx.got("float32_array.after_change")
+    array = ctx.expected("float32_array").data  # the array's values (the reference's result)
+    readable = [v for v in (before, after) if isinstance(v, TensorValue) and v.data is not None]
+    if len(readable) < 2 or before.data.shape != array.shape or not np.allclose(before.data, array, equal_nan=True):
+        return Verdict(False, "could not be judged: to_float_tensor did not return the values of a float32 NumPy "
+                              "array (see to_float_tensor.values)", status=CheckStatus.SKIPPED)
+    if not np.array_equal(before.data, after.data, equal_nan=True):
+        return Verdict(False, "the tensor changed when the NumPy array it came from was changed (shared memory)",
+                       hint=HINT_FROM_NUMPY)
+    return Verdict(True, "the tensor stayed the same when the NumPy array it came from was changed")
 
 
 @exercise.check("column_standardize.input_unchanged", points=1.0, probe="column_standardize",
                 requires=("column_standardize",))
 def _check_unchanged(ctx):
     """column_standardize leaves its argument unchanged"""
-    ctx.got("random")  # a call that changed its tensor argument in place fails here, once, with the hint
-    return Verdict(True, "the argument is the same after the call")
+    return judge_inputs_unchanged(ctx, ("random", "float64", "constant"), "column_standardize")
 
 
 @exercise.check("column_standardize.population_std", points=2.0, probe="column_standardize",
@@ -130,29 +153,82 @@ def _check_standardize(ctx):
     """column_standardize divides by the population std (ddof=0)"""
     got = ctx.got("random")
     verdict = compare_tensors(got, ctx.expected("random"), what="on a (50, 4) float32 input")
-    if not verdict.passed:
-        x = ctx.expected("random.input").data.astype(np.float64)
-        if matches(got, (x - x.mean(0)) / x.std(0, ddof=1)):
-            verdict.hint = HINT_UNBIASED
+    if not verdict.passed and _student_ddof(ctx) == 1:
+        verdict.hint = HINT_UNBIASED
     return verdict
+
+
+def _standardized(x: np.ndarray, ddof: int) -> np.ndarray:
+    """Each column minus its mean, divided by its std with ``ddof``; constant columns 0 (float64)."""
+    centered = x - x.mean(axis=0)
+    std = x.std(axis=0, ddof=ddof)
+    return np.where(std == 0, 0.0, centered / np.where(std == 0, 1.0, std))
+
+
+def _student_ddof(ctx) -> int | None:
+    """The std the student divides by, read from its (50, 4) result: 0 (population, the
+    contract), 1 (unbiased, torch's default), None (neither, or no result). The float64 and
+    constant-column checks judge the student's own formula, so that a wrong std is charged
+    once, in column_standardize.population_std."""
+    got = ctx.raw("random")
+    x = ctx.expected("random.input").data.astype(np.float64)
+    return next((ddof for ddof in (0, 1) if matches(got, _standardized(x, ddof))), None)
+
+
+def _unknown_formula() -> Verdict:
+    return Verdict(False, "could not be judged: the (50, 4) result matches neither the population nor the unbiased "
+                          "std, so there is no formula to judge this input by (see population_std)",
+                   status=CheckStatus.SKIPPED)
+
+
+_OWN_FORMULA = " (compared with your own formula, the unbiased std; the std itself is judged in population_std)"
 
 
 @exercise.check("column_standardize.float64", points=0.5, probe="column_standardize",
-                requires=("column_standardize",), depends=("column_standardize.population_std",))
+                requires=("column_standardize",))
 def _check_standardize64(ctx):
     """column_standardize keeps float64 inputs in float64"""
-    return compare_tensors(ctx.got("float64"), ctx.expected("float64"), what="on a (20, 3) float64 input")
+    got, expected, what = ctx.got("float64"), ctx.expected("float64"), "on a (20, 3) float64 input"
+    ddof = _student_ddof(ctx)
+    if ddof == 0:
+        return compare_tensors(got, expected, what=what)
+    verdict = compare_tensors(got, expected, what=what, values=False)  # kind, shape, dtype
+    if verdict.passed and ddof is None:
+        return _unknown_formula()
+    if not verdict.passed:
+        return verdict
+    x = ctx.expected("float64.input").data.astype(np.float64)
+    verdict = compare_arrays(got.data, _standardized(x, ddof), what=what, dtype="float64")
+    verdict.message += _OWN_FORMULA
+    return verdict
 
 
 @exercise.check("column_standardize.constant_columns", points=1.0, probe="column_standardize",
-                requires=("column_standardize",), depends=("column_standardize.population_std",))
+                requires=("column_standardize",))
 def _check_constant(ctx):
     """a constant column becomes all zeros, not NaN"""
-    got = ctx.got("constant")
-    verdict = compare_tensors(got, ctx.expected("constant"), what="on an input with constant columns")
-    if not verdict.passed and got.data is not None and np.isnan(got.data.astype(np.float64)).any():
-        verdict.hint = HINT_CONSTANT
-    return verdict
+    got, what = ctx.got("constant"), "on an input with constant columns"
+    verdict = compare_tensors(got, ctx.expected("constant"), what=what, values=False)
+    if not verdict.passed:
+        return verdict
+    x = ctx.expected("constant.input").data.astype(np.float64)
+    values = got.data.astype(np.float64)
+    constant = x.std(axis=0) == 0
+    columns = ", ".join(str(int(i)) for i in np.flatnonzero(constant))
+    verdict = compare_arrays(values[:, constant], np.zeros((len(x), int(constant.sum()))),
+                             what=f"{what}, the constant columns ({columns})")
+    if not verdict.passed:
+        verdict.message += "; they should be all zeros"
+        verdict.hint = HINT_CONSTANT if np.isnan(values[:, constant]).any() else None
+        return verdict
+    ddof = _student_ddof(ctx)
+    if ddof is None:
+        return _unknown_formula()
+    verdict = compare_arrays(values[:, ~constant], _standardized(x, ddof)[:, ~constant],
+                             what=f"{what}, the other columns")
+    if verdict.passed:
+        verdict.message = f"the constant columns ({columns}) are all zeros and the other columns match"
+    return Verdict(verdict.passed, verdict.message + (_OWN_FORMULA if ddof == 1 else ""))
 
 
 @exercise.check("mask_mean.values", points=1.5, probe="mask_mean", requires=("mask_mean",),
@@ -166,18 +242,24 @@ def _check_mask_mean(ctx):
     return verdict
 
 
-@exercise.check("batched_transpose.values", points=1.5, probe="batched_transpose", requires=("batched_transpose",))
+TRANSPOSE_SHAPES = {"two_dims": (3, 5), "three_dims": (2, 3, 4), "four_dims": (2, 3, 4, 5), "int64": (2, 3, 4)}
+
+
+@exercise.check("batched_transpose.values", points=1.5, probe="batched_transpose", requires=("batched_transpose",),
+                hints={"t() expects a tensor with <= 2 dimensions": HINT_TRANSPOSE,
+                       "does not match the length of the desired ordering": HINT_TRANSPOSE})
 def _check_transpose(ctx):
     """batched_transpose swaps only the last two dimensions"""
     cases = {"two_dims": "on a (3, 5) tensor", "three_dims": "on a (2, 3, 4) tensor",
              "four_dims": "on a (2, 3, 4, 5) tensor", "int64": "on a (2, 3, 4) int64 tensor"}
     verdict = compare_cases(ctx, cases)
-    if not verdict.passed and ("(4, 3, 2)" in verdict.message or "[4, 3, 2]" in verdict.message
-                               or "[5, 4, 3, 2]" in verdict.message):
+    if not verdict.passed and any(_other_dims_swapped(ctx.raw(key), shape) for key, shape in TRANSPOSE_SHAPES.items()):
         verdict.hint = HINT_TRANSPOSE
     return verdict
 
 
-@grader.hookimpl
-def grader_exercises():
-    return [exercise]
+def _other_dims_swapped(got, shape: tuple[int, ...]) -> bool:
+    """The result's shape is a reordering of the input's, but not the last two swapped."""
+    wanted = shape[:-2] + (shape[-1], shape[-2])
+    return isinstance(got, TensorValue) and tuple(got.shape) != wanted and sorted(got.shape) == sorted(shape)
+

@@ -7,12 +7,14 @@ reference used another formula, while a real mistake still fails by orders of ma
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from grader.codec import OpaqueObject, Raised, TensorValue
 from grader.exercise import Verdict
+from grader.text import with_article
 
 # (rtol, atol relative to max(1, max|expected|)) per dtype
 TOLERANCES = {
@@ -37,10 +39,10 @@ def describe(value: Any) -> str:
         return f"an object of type {value.type_name} ({value.repr[:80]})"
     if isinstance(value, (tuple, list)):
         kind = getattr(value, "type_name", type(value).__name__)
-        return f"a {kind} {_short(value)}"
+        return f"{with_article(kind)} {_short(value)}"
     if value is None:
         return "None"
-    return f"a {type(value).__name__} {_short(value)}"
+    return f"{with_article(type(value).__name__)} {_short(value)}"
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -63,13 +65,16 @@ def _index(flat: int, shape: tuple[int, ...]) -> str:
 
 def compare_tensors(got: Any, expected: TensorValue, *, what: str = "the result", rtol: float | None = None,
                     atol: float | None = None, check_dtype: bool = True, check_device: bool = True,
-                    allow_ndarray: bool = False) -> Verdict:
-    """Compare a returned tensor with the expected one: kind, shape, dtype, device, values."""
+                    allow_ndarray: bool = False, values: bool = True) -> Verdict:
+    """Compare a returned tensor with the expected one: kind, shape, dtype, device and
+    (unless ``values=False``, e.g. for meta tensors) values; a comparison of values
+    passes only when both sides have them."""
     exp_text = expected.describe()
     if not isinstance(got, TensorValue) or (got.kind != "tensor" and not allow_ndarray):
         return Verdict(False, f"{what}: expected {exp_text}; got {describe(got)}")
     if got.type_name not in ("Tensor", "Parameter") and got.kind == "tensor":
-        return Verdict(False, f"{what}: expected a plain torch.Tensor; got a {got.type_name} (tensor subclass)")
+        return Verdict(False, f"{what}: expected a plain torch.Tensor; got {with_article(got.type_name)} "
+                              "(tensor subclass)")
     if tuple(got.shape) != tuple(expected.shape):
         return Verdict(False, f"{what}: expected shape {list(expected.shape)}; got shape {list(got.shape)} "
                               f"(expected {exp_text}; got {got.describe()})")
@@ -77,8 +82,10 @@ def compare_tensors(got: Any, expected: TensorValue, *, what: str = "the result"
         return Verdict(False, f"{what}: expected dtype {expected.dtype}; got dtype {got.dtype}")
     if check_device and got.device.split(":")[0] != expected.device.split(":")[0]:
         return Verdict(False, f"{what}: expected device {expected.device}; got device {got.device}")
-    if expected.data is None or got.data is None:
+    if not values:
         return Verdict(True, f"{what}: {got.describe()} as expected")
+    if expected.data is None or got.data is None:
+        return Verdict(False, f"{what}: {got.describe()} has no values to compare")
     return compare_arrays(got.data, expected.data, what=what, dtype=expected.dtype, rtol=rtol, atol=atol)
 
 
@@ -151,7 +158,8 @@ def compare_plain(got: Any, expected: Any, *, what: str = "the result") -> Verdi
     if got == expected and type(got) is type(expected):
         return Verdict(True, f"{what}: {_short(got)} as expected")
     if got == expected:
-        return Verdict(False, f"{what}: expected a {type(expected).__name__} {_short(expected)}; got {describe(got)}")
+        return Verdict(False, f"{what}: expected {with_article(type(expected).__name__)} {_short(expected)}; "
+                              f"got {describe(got)}")
     return Verdict(False, f"{what}: expected {_short(expected)}; got {describe(got)}")
 
 
@@ -170,3 +178,33 @@ def compare_cases(ctx: Any, cases: dict[str, str], **options: Any) -> Verdict:
         if not verdict.passed:
             return verdict
     return Verdict(True, f"all {len(cases)} cases match")
+
+
+def judge_inputs_unchanged(ctx: Any, keys: Sequence[str], function: str) -> Verdict:
+    """A check that ``function`` leaves its arguments as it found them, read from the calls
+    ``keys``: an in-place change fails here (charged once per exercise, with the in-place
+    hint, see :meth:`CheckContext.got`). Only calls that returned a result of the expected
+    kind and shape count: one that raised, was stopped or returned something else is judged
+    by the checks of its values, not here again (with none left, the check is skipped,
+    unless the function is still the starter's stub)."""
+    from grader.codec import Missing
+    from grader.states import CheckStatus
+
+    def like_expected(key: str) -> bool:
+        got, expected = ctx.raw(key), ctx.expected_observations.get(key)
+        if isinstance(got, (Raised, Missing)) or key not in ctx.got_observations:
+            return False
+        return not isinstance(expected, TensorValue) or (
+            isinstance(got, TensorValue) and tuple(got.shape) == tuple(expected.shape))
+
+    judged = [k for k in keys if like_expected(k)]
+    if not judged:
+        first = ctx.raw(keys[0])
+        if not (isinstance(first, Raised) and first.is_a("NotImplementedError")):
+            return Verdict(False, f"could not be judged: {function} returned no result of the expected shape (see "
+                                  "its other checks)", status=CheckStatus.SKIPPED)
+        ctx.got(keys[0])  # the starter's stub: fails here
+    for key in judged:
+        ctx.got(key)
+    return Verdict(True, f"{function} left its arguments unchanged ({len(judged)} of {len(keys)} calls judged)"
+                   if len(judged) < len(keys) else f"{function} left its arguments unchanged")

@@ -72,7 +72,7 @@ def _run(missing: Sequence[Exercise], device: str, limits: Limits, view: dict, p
         units.extend(reference.units)
         files.update(reference.files)
     combined = Submission(path=Path("reference.py"), kind="module", units=units, files=files).to_request()
-    ref_limits = Limits(**{**limits.to_dict(), "probe_seconds": None})
+    ref_limits = Limits(**{**limits.to_dict(), "probe_seconds": None, "exercise_probe_seconds": {}})
     specs = specs_for(missing, ref_limits, device)
     outcome = run_in_sandbox(combined, specs, device=device, limits=ref_limits, view=view, pool=pool,
                              names=sorted({n for e in missing for n in e.names}))

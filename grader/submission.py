@@ -1,21 +1,33 @@
 """Reading a student's file into runnable units: the built-in ``.py`` and ``.ipynb`` loaders.
 
-Loading only parses; nothing here runs student code. A notebook becomes one unit per
-code cell (IPython magics and ``!shell`` lines turned into no-ops, with a note); a module
-becomes one unit per top-level statement, so a statement that hangs or crashes can be
-skipped and the rest still graded.
+Loading only parses; nothing here runs student code. Both loaders make one unit per
+top-level statement, so that a statement that fails, hangs or crashes is skipped and the
+rest is still graded: a notebook's code cell is split after its IPython magics and
+``!shell`` lines are turned into no-ops (a cell that does not parse stays one unit, and
+the worker reports its syntax error with the line). Units keep the cell's label
+(``"cell 3"``) and the statement's line in it, so tracebacks read "cell 3, line 5".
+
+All of it is the student's text, made safe here, where it enters: a file too costly to
+read is a :class:`GraderError` before it is parsed (docs/limits.md), and a notebook's
+JSON is read by :mod:`grader.notebook` (only the code cells' sources go further).
 """
 
 from __future__ import annotations
 
 import ast
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grader
 from grader.errors import GraderError
+from grader.sandbox.limits import human_bytes
+from grader.text import display_name
+
+#: Limits on what the trusted side parses (docs/limits.md; the notebook's own are in grader.notebook)
+MAX_CODE_BYTES = 512 * 1024  # the code of a module, or of all of a notebook's code cells: ~1 KB a token parsed
+MAX_UNITS = 10_000  # top-level statements
+MAX_NOTES = 50  # notes on skipped cells and magics: a report lists at most these
 
 # Cell magics whose body is ordinary Python: run the body once, drop the magic line.
 _BODY_MAGICS = {"time", "timeit", "capture", "prun", "memit", "skip_if_none"}
@@ -52,8 +64,14 @@ class Submission:
         }
 
 
-def read_text(path: Path, what: str = "a text file") -> str:
+def read_bytes(path: Path, what: str = "a text file", limit: int | None = None) -> bytes:
+    """The file's bytes; a file that is missing, empty, larger than ``limit`` or plainly
+    something else (a PDF, a zip) is a :class:`GraderError`."""
     try:
+        size = path.stat().st_size
+        if limit is not None and size > limit:
+            raise GraderError(f"{path}: too large to grade ({human_bytes(size)}; the grader reads files of at most "
+                              f"{human_bytes(limit)})")
         raw = path.read_bytes()
     except FileNotFoundError:
         raise GraderError(f"{path}: no such file") from None
@@ -66,8 +84,15 @@ def read_text(path: Path, what: str = "a text file") -> str:
     kind = "a PDF" if raw.startswith(b"%PDF") else "a zip archive" if raw.startswith(b"PK\x03\x04") else None
     if kind:
         raise GraderError(f"{path}: not {what} (the file is {kind})")
+    return raw
+
+
+def read_text(path: Path, what: str = "a text file", limit: int | None = None) -> str:
+    """The file as text (UTF-8, a byte-order mark allowed; newlines as ``\\n``, lone
+    surrogates of ``\\ud800`` escapes impossible here)."""
+    raw = read_bytes(path, what, limit)
     try:
-        return raw.decode("utf-8-sig")
+        return newlines(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise GraderError(f"{path}: not {what} (it is not UTF-8 text)") from None
 
@@ -78,7 +103,7 @@ def neutralise_magics(source: str, label: str) -> tuple[str | None, list[str]]:
     try:
         ast.parse(source)
         return source, []
-    except (SyntaxError, RecursionError, MemoryError):  # nested too deeply: the worker reports it
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # nested too deeply: the worker reports it
         pass
     notes: list[str] = []
     lines = source.split("\n")
@@ -95,7 +120,8 @@ def neutralise_magics(source: str, label: str) -> tuple[str | None, list[str]]:
         indent = line[: len(line) - len(line.lstrip())]
         assign = _ASSIGN_MAGIC.match(line)
         if stripped.startswith(("%", "!")):
-            notes.append(f"{label}, line {number}: skipped `{stripped[:60]}` (IPython magics and shell commands never run here)")
+            notes.append(f"{label}, line {number}: skipped `{stripped[:60]}` (IPython magics and shell commands "
+                         "never run here)")
             out.append(indent + "pass")
         elif assign:
             notes.append(f"{label}, line {number}: skipped `{stripped[:60]}`; {assign.group(2)} is set to None")
@@ -108,36 +134,83 @@ def neutralise_magics(source: str, label: str) -> tuple[str | None, list[str]]:
     return "\n".join(out), notes
 
 
+# ------------------------------------------------------------------ limits
+def _check_code_size(sources: list[str], path: Path) -> None:
+    """Refuse more code than the grader parses: a parsed token costs it about a kilobyte."""
+    size = sum(len(source.encode("utf-8", "replace")) for source in sources)
+    if size > MAX_CODE_BYTES:
+        raise GraderError(f"{path}: too much code to grade ({human_bytes(size)}; the grader reads at most "
+                          f"{human_bytes(MAX_CODE_BYTES)} of code)")
+
+
+def _check_unit_count(units: list[Unit], path: Path) -> None:
+    if len(units) > MAX_UNITS:
+        raise GraderError(f"{path}: too many top-level statements to grade ({len(units):,}; the grader runs at most "
+                          f"{MAX_UNITS:,})")
+
+
+def _at_most(notes: list[str], limit: int) -> list[str]:
+    if len(notes) <= limit:
+        return notes
+    return notes[:limit] + [f"... and {len(notes) - limit:,} more notes like these"]
+
+
+# ------------------------------------------------------------------ statements
+def _lines(source: str) -> list[str]:
+    """The lines of ``source`` with their endings, numbered as Python numbers them (only
+    ``\\n`` ends a line once :func:`newlines` has run; form feeds and U+2028 do not)."""
+    lines = [line + "\n" for line in source.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    return lines
+
+
+def newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def parse(source: str, filename: str = "<unknown>") -> ast.Module | None:
+    """The syntax tree of ``source``, or None when it does not parse (nested too deeply
+    included): such code runs whole, and the worker reports the error with its line."""
+    try:
+        return ast.parse(source, filename=filename)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def statement_spans(tree: ast.Module) -> list[tuple[int, int]]:
+    """The (first, last) lines of each top-level statement (decorators included;
+    statements that share a line, ``a = 1; b = 2``, stay together)."""
+    spans: list[tuple[int, int]] = []
+    for stmt in tree.body:
+        start = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", [])])
+        end = stmt.end_lineno or stmt.lineno
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((start, end))
+    return spans
+
+
+def statement_units(source: str, filename: str, tree: ast.Module | None, label) -> list[Unit]:
+    """One unit per top-level statement of ``source`` (``label(first_line)`` names it);
+    the whole source as one unit when it did not parse (``tree`` is None)."""
+    if tree is None:
+        return [Unit(label=label(1), filename=filename, source=source)]
+    lines = _lines(source)
+    return [Unit(label=label(start), filename=filename, source="".join(lines[start - 1 : end]), first_line=start)
+            for start, end in statement_spans(tree)]
+
+
 # ------------------------------------------------------------------ loaders
 def load_notebook(path: Path) -> Submission:
-    import nbformat  # imported here: `grader check x.py` need not pay for it
+    from grader.live import is_live_check
+    from grader.notebook import read_code_cells
 
-    text = read_text(path, "a Jupyter notebook")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise GraderError(f"{path}: not a Jupyter notebook (invalid JSON: {exc.msg} at line {exc.lineno})") from None
-    except RecursionError:  # a hostile file must not take the grader down
-        raise GraderError(f"{path}: not a Jupyter notebook (JSON nested too deeply)") from None
-    if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
-        raise GraderError(f"{path}: not a Jupyter notebook (no cells)")
-    notes: list[str] = []
-    try:
-        nb = nbformat.reads(text, as_version=4)
-    except Exception as exc:  # nbformat raises many types for malformed notebooks
-        raise GraderError(f"{path}: not a readable Jupyter notebook ({type(exc).__name__}: {str(exc)[:200]})") from None
-    try:
-        nbformat.validate(nb)
-    except nbformat.ValidationError as exc:
-        notes.append(f"the notebook does not fully validate ({exc.message[:120]}); graded anyway")
+    code, notes = read_code_cells(path)
+    _check_code_size([source for _, source in code], path)
     units: list[Unit] = []
     files: dict[str, str] = {}
-    for number, cell in enumerate(nb.cells, start=1):
-        if cell.get("cell_type") != "code":
-            continue
-        source = cell.get("source", "")
-        if isinstance(source, list):
-            source = "".join(source)
+    for number, source in code:
         label = f"cell {number}"
         runnable, cell_notes = neutralise_magics(source, label)
         notes.extend(cell_notes)
@@ -145,29 +218,29 @@ def load_notebook(path: Path) -> Submission:
             continue
         filename = f"<{label}>"
         files[filename] = runnable
-        units.append(Unit(label=label, filename=filename, source=runnable))
-    return Submission(path=path, kind="notebook", units=units, notes=notes, files=files)
+        cell_units = statement_units(runnable, filename, parse(runnable), lambda line, label=label: label)
+        notes += [f"{label}, line {u.first_line}: skipped `{u.source.strip()[:60]}` (a live check runs in your "
+                  f"notebook, not when the notebook is graded)" for u in cell_units if is_live_check(u.source)]
+        units += [u for u in cell_units if not is_live_check(u.source)]
+    _check_unit_count(units, path)
+    return Submission(path=path, kind="notebook", units=units, notes=_at_most(notes, MAX_NOTES), files=files)
 
 
+# ------------------------------------------------------------------ modules
 def load_module(path: Path) -> Submission:
-    text = read_text(path)
-    filename = path.name
+    text = read_text(path, limit=MAX_CODE_BYTES)
+    filename = display_name(path.name)
     try:
         tree = ast.parse(text, filename=filename)
     except SyntaxError as exc:
         where = f"line {exc.lineno}" if exc.lineno else "somewhere"
         return Submission(path=path, kind="module", units=[], files={filename: text},
                           syntax_error=f"SyntaxError in {filename}, {where}: {exc.msg}")
-    except (RecursionError, MemoryError):
+    except (ValueError, RecursionError, MemoryError):
         return Submission(path=path, kind="module", units=[], files={filename: text},
                           syntax_error=f"SyntaxError in {filename}: the code is nested too deeply to be parsed")
-    lines = text.splitlines(keepends=True)
-    units = []
-    for stmt in tree.body:
-        start = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", [])])
-        end = stmt.end_lineno or stmt.lineno
-        units.append(Unit(label=f"line {start}", filename=filename, source="".join(lines[start - 1 : end]),
-                          first_line=start))
+    units = statement_units(text, filename, tree, lambda line: f"line {line}")
+    _check_unit_count(units, path)
     return Submission(path=path, kind="module", units=units, files={filename: text})
 
 

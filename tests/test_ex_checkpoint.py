@@ -6,7 +6,7 @@ noticed. That every mutant loses points with its hint is tests/test_verify.py's 
 from __future__ import annotations
 
 import pytest
-from conftest import (checks_by_id, dump, exercise_result, grade_jobs,
+from conftest import (builtin_exercise, checks_by_id, dump, exercise_result, grade_jobs,
                       mutant_path, notebook, write_submission)
 
 
@@ -96,8 +96,25 @@ def load_checkpoint(path, model, optimizer):
 '''
 
 
+# correct, but load_checkpoint returns the epoch as a NumPy integer (the contract accepts one)
+NUMPY_RETURN = '''
+import numpy as np
+import torch
+
+def save_checkpoint(path, model, optimizer, epoch):
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": int(epoch)}, path)
+
+def load_checkpoint(path, model, optimizer):
+    state = torch.load(path, weights_only=True)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    return np.int64(state["epoch"])
+'''
+
+
 # the mutants the tests below read by name
-MUTANTS = ("whole_model.py", "model_only.py")
+MUTANTS = ("whole_model.py", "model_only.py", "torch_version.py", "safe_globals_hack.py", "shm_second_file.py",
+           "state_dict_not_called.py", "optimizer_not_loaded.py")
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +124,8 @@ def results(isolated_cache, tmp_path_factory):
     jobs = {"alt_atomic_tuple": write_submission(directory, ALT_ATOMIC_TUPLE, "alt_atomic_tuple.py"),
             "alt_nested": write_submission(directory, notebook(*ALT_NESTED_CELLS), "alt_nested.ipynb"),
             "stray_file": write_submission(directory, STRAY_FILE, "stray_file.py"),
-            "numpy_epoch": write_submission(directory, NUMPY_EPOCH, "numpy_epoch.py")}
+            "numpy_epoch": write_submission(directory, NUMPY_EPOCH, "numpy_epoch.py"),
+            "numpy_return": write_submission(directory, NUMPY_RETURN, "numpy_return.py")}
     jobs.update({name: mutant_path(EXERCISE, name) for name in MUTANTS})
     return grade_jobs(jobs, EXERCISE)
 
@@ -157,3 +175,55 @@ def test_optimizer_state_missing_fails_the_resume_too(results):
     assert "differs from 10 uninterrupted steps" in checks["checkpoint.resume"]["message"]
     assert checks["checkpoint.model_round_trip"]["status"] == "passed"
     assert checks["checkpoint.contents"]["points"] == pytest.approx(1.0)  # 2 of the 3 parts
+
+
+@pytest.mark.parametrize("name", ["torch_version.py", "numpy_epoch"])
+def test_a_plain_value_object_in_the_file_costs_the_weights_only_check_only(results, name):
+    """The student's own load is run again with the refused globals allowed, and the
+    inspector reads plain-value globals, so the round trip and the contents are judged."""
+    ex = exercise_result(results[name], EXERCISE)
+    checks = checks_by_id(results[name], EXERCISE)
+    assert checks["checkpoint.weights_only"]["points"] == 0
+    assert ex["score"] == 8, dump(results[name])
+
+
+def test_the_file_is_opened_where_no_student_code_ran(results):
+    """Extending torch.serialization's safe globals in the submission gains nothing."""
+    checks = checks_by_id(results["safe_globals_hack.py"], EXERCISE)
+    weights_only = checks["checkpoint.weights_only"]
+    assert weights_only["points"] == 0, dump(results["safe_globals_hack.py"])
+    assert "Sequential" in weights_only["message"]
+
+
+def test_a_second_file_in_dev_shm_is_noticed(results):
+    only_path = checks_by_id(results["shm_second_file.py"], EXERCISE)["checkpoint.only_path"]
+    assert only_path["points"] == 0 and "/dev/shm/opt.pt" in only_path["message"], dump(results["shm_second_file.py"])
+
+
+def test_state_dict_without_the_call_is_named(results):
+    check = checks_by_id(results["state_dict_not_called.py"], EXERCISE)["checkpoint.weights_only"]
+    assert "model.state_dict()" in check["hint"] and "torch.save(model)" not in check["hint"]
+
+
+def test_a_right_save_with_a_wrong_load_gets_the_loading_hint(results):
+    check = checks_by_id(results["optimizer_not_loaded.py"], EXERCISE)["checkpoint.optimizer_round_trip"]
+    assert check["points"] == 0 and "does not restore it into the optimizer" in check["hint"]
+    assert checks_by_id(results["optimizer_not_loaded.py"], EXERCISE)["checkpoint.contents"]["status"] == "passed"
+
+
+def test_a_numpy_integer_epoch_is_an_int(results):
+    assert exercise_result(results["numpy_return"], EXERCISE)["score"] == 10, dump(results["numpy_return"])
+
+
+def test_what_the_inspector_records_stays_apart_from_the_probes_record():
+    """The inspector (a worker that never ran student code) writes `inspected.*`; the
+    sandbox's own frames may not use that prefix (tests/test_protocol.py), and a probe
+    that recorded no file gets no inspection at all."""
+    from grader.engine import inspect_outcome
+    from grader.sandbox import Limits
+    from grader.sandbox.runner import ProbeRun, RunOutcome
+
+    run = ProbeRun(observations={"epoch": 3}, raw={})  # no file recorded: nothing to open
+    outcome = RunOutcome(probes={(EXERCISE, "round_trip"): run})
+    assert inspect_outcome([builtin_exercise(EXERCISE)], outcome, "cpu", Limits(), {}, None) is None
+    assert run.observations == {"epoch": 3}

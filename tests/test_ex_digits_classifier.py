@@ -1,6 +1,6 @@
 """Exercise 5, digits_classifier: the reference scores full marks, a correct solution in an
 unusual style gets full marks, chosen mutants get their messages, the test labels stay on
-the trusted side and the accuracy thresholds give the partial credit of EXERCISES.md.
+the trusted side and the accuracy thresholds give the partial credit the exercise page (docs/exercises.md) lists.
 That every mutant loses points with its hint is tests/test_verify.py's check."""
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def predict(model, X):
 
 
 # the mutants the tests below read by name
-MUTANTS = ("float_labels.py", "too_slow.py", "softmax_output.py")
+MUTANTS = ("float_labels.py", "too_slow.py", "softmax_output.py", "predict_fakes_grad_mode.py", "predict_train_mode.py")
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,8 @@ def test_label_errors_show_the_students_line(results):
 
 def test_training_that_runs_out_of_time_is_stopped_with_its_hint(results):
     check = checks_by_id(results["too_slow.py"], EXERCISE)["train_digits_classifier.returns_model"]
-    assert check["status"] == "error" and "did not finish within the time limit" in check["message"]
+    assert check["status"] == "error" and "did not finish within its time limit" in check["message"]
+    assert "CPU time" in check["message"] and "CPU time" in check["hint"]
     # predict is still graded on its own model
     assert checks_by_id(results["too_slow.py"], EXERCISE)["predict.labels"]["status"] == "passed"
 
@@ -210,3 +211,14 @@ def test_load_digits_in_the_sandbox_gives_the_training_split_only(tmp_path):
     assert line.split()[1:] == [str(len(train)), hashlib.sha256(X[train].astype("float64").tobytes()).hexdigest(),
                                 hashlib.sha256(y[train].astype("int64").tobytes()).hexdigest()]
     assert any("load_digits" in note for note in result["notes"])
+
+
+def test_replacing_is_grad_enabled_does_not_fake_no_grad(results):
+    check = checks_by_id(results["predict_fakes_grad_mode.py"], EXERCISE)["predict.no_grad"]
+    assert check["points"] == 0 and "torch.no_grad()" in check["hint"], dump(results["predict_fakes_grad_mode.py"])
+
+
+def test_a_forgotten_eval_is_charged_once(results):
+    checks = checks_by_id(results["predict_train_mode.py"], EXERCISE)
+    assert checks["predict.eval_mode"]["points"] == 0
+    assert checks["predict.labels"]["status"] == "passed", dump(results["predict_train_mode.py"])

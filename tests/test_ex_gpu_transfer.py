@@ -99,16 +99,53 @@ def train_step(model, batch, loss_fn, optimizer, device):
 ''',
 ]
 
-# asks the GPU for its name when CUDA is "available": raises under the simulation, and the
-# simulation must still be undone for the other calls
+# asks the GPU for its name and more when CUDA is "available", through names imported before
+# the probe too: harmless queries work under the simulation
 PROBING_PICK = '''
+import torch
+import torch.cuda as tc
+from torch.cuda import get_device_name as gpu_name, is_available as cuda_ok
+
+def pick_device():
+    if cuda_ok():
+        props = torch.cuda.get_device_properties(0)
+        print("using", gpu_name(0), props.total_memory // 2**20, "MiB", tc.get_device_capability(),
+              torch.cuda.current_device(), torch.cuda.device_count(), torch.cuda.is_initialized())
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+        torch.cuda.manual_seed(0)
+        print(torch.cuda.memory_allocated(), torch.cuda.mem_get_info())
+        return torch.device("cuda")
+    return torch.device("cpu")
+'''
+
+# allocates on the GPU when CUDA is "available": raises under the simulation, and the
+# simulation must still be undone for the other calls
+ALLOCATING_PICK = '''
 import torch
 
 def pick_device():
     if torch.cuda.is_available():
-        print("using", torch.cuda.get_device_name(0))
+        torch.zeros(1).cuda()
         return torch.device("cuda")
     return torch.device("cpu")
+'''
+
+# fills the caller's dict and list in place (the tensors are moved right)
+IN_PLACE_TO_DEVICE = '''
+import torch
+
+def to_device(obj, device):
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device)
+    if isinstance(obj, (dict, list)):
+        for key in (obj if isinstance(obj, dict) else range(len(obj))):
+            obj[key] = to_device(obj[key], device)
+        return obj
+    if isinstance(obj, tuple):
+        items = [to_device(v, device) for v in obj]
+        return type(obj)(*items) if hasattr(obj, "_fields") else tuple(items)
+    return obj
 '''
 
 # a string instead of a torch.device
@@ -121,7 +158,7 @@ def pick_device():
 
 
 # the mutants the tests below read by name
-MUTANTS = ("hardcoded_train_step.py", "tuple_to_list.py")
+MUTANTS = ("hardcoded_train_step.py", "tuple_to_list.py", "no_zero_grad.py")
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +168,8 @@ def results(isolated_cache, tmp_path_factory):
     jobs = {"alt_dispatch": write_submission(directory, ALT_DISPATCH, "alt_dispatch.py"),
             "alt_notebook": write_submission(directory, notebook(*ALT_NOTEBOOK_CELLS), "alt_notebook.ipynb"),
             "probing_pick": write_submission(directory, PROBING_PICK, "probing_pick.py"),
+            "allocating_pick": write_submission(directory, ALLOCATING_PICK, "allocating_pick.py"),
+            "in_place_to_device": write_submission(directory, IN_PLACE_TO_DEVICE, "in_place_to_device.py"),
             "string_pick": write_submission(directory, STRING_PICK, "string_pick.py")}
     jobs.update({name: mutant_path(EXERCISE, name) for name in MUTANTS})
     return grade_jobs(jobs, EXERCISE)
@@ -166,10 +205,31 @@ def test_a_hard_coded_cuda_fails_clearly_on_a_cpu_only_machine(results):
     assert "hardcoded_train_step.py, line" in check["message"]
 
 
-def test_the_simulation_is_undone_when_pick_device_raises(results):
+def test_harmless_cuda_queries_work_under_the_simulation(results):
     checks = checks_by_id(results["probing_pick"], EXERCISE)
+    for check_id in ("pick_device.cuda_available", "pick_device.cpu_only"):
+        assert checks[check_id]["status"] == "passed", dump(results["probing_pick"])
+
+
+def test_the_simulation_is_undone_when_pick_device_raises(results):
+    checks = checks_by_id(results["allocating_pick"], EXERCISE)
     assert checks["pick_device.cuda_available"]["points"] == 0
-    assert checks["pick_device.cpu_only"]["status"] == "passed", dump(results["probing_pick"])
+    assert checks["pick_device.cpu_only"]["status"] == "passed", dump(results["allocating_pick"])
+
+
+def test_train_step_without_zero_grad_loses_points(results):
+    checks = checks_by_id(results["no_zero_grad.py"], EXERCISE)
+    assert checks["train_step.zero_grad"]["points"] == 0 and "zero_grad" in checks["train_step.zero_grad"]["hint"]
+    for check_id in ("train_step.placement", "train_step.loss", "train_step.update"):
+        assert checks[check_id]["status"] == "passed", dump(results["no_zero_grad.py"])
+
+
+def test_a_to_device_that_fills_the_callers_containers_loses_the_structure_check(results):
+    checks = checks_by_id(results["in_place_to_device"], EXERCISE)
+    structure = checks["to_device.structure"]
+    assert structure["points"] == 0 and "in place" in structure["message"], dump(results["in_place_to_device"])
+    assert checks["to_device.moves_tensors"]["status"] == "passed"
+    assert checks["to_device.subclasses"]["status"] == "passed"
 
 
 def test_a_device_string_gets_half_the_points(results):

@@ -111,7 +111,8 @@ def linear_mse_grads(a, b, x, y):
 
 
 # the mutants the tests below read by name
-MUTANTS = ("linear_uses_backward.py", "two_layer_sum_loss.py", "two_layer_no_batch_sum.py")
+MUTANTS = ("linear_uses_backward.py", "two_layer_sum_loss.py", "two_layer_no_batch_sum.py", "linear_sign_error.py",
+           "linear_in_place.py", "two_layer_matmul_raises.py")
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +181,28 @@ def test_sum_loss_hint_names_the_factor(results):
 def test_shape_mistake_names_the_parameter_and_shapes(results):
     check = checks_by_id(results["two_layer_no_batch_sum.py"], EXERCISE)["two_layer_backward.shapes"]
     assert "b1" in check["message"] and "[5]" in check["message"] and "[8, 5]" in check["message"]
+
+
+def test_a_wrong_gradient_does_not_cost_the_no_autograd_check(results):
+    checks = checks_by_id(results["linear_sign_error.py"], EXERCISE)
+    assert checks["linear_mse_grads.values"]["points"] == 0
+    assert checks["linear_mse_grads.no_autograd"]["status"] == "passed", dump(results["linear_sign_error.py"])
+
+
+def test_a_misshapen_gradient_is_charged_in_shapes_only(results):
+    checks = checks_by_id(results["two_layer_no_batch_sum.py"], EXERCISE)
+    assert checks["two_layer_backward.shapes"]["points"] == 0
+    values = checks["two_layer_backward.values"]
+    assert values["status"] == "passed" and "b1" in values["message"], dump(results["two_layer_no_batch_sum.py"])
+    assert checks["two_layer_backward.no_autograd"]["status"] == "passed"
+
+
+def test_an_argument_changed_in_place_gets_the_in_place_hint(results):
+    check = checks_by_id(results["linear_in_place.py"], EXERCISE)["linear_mse_grads.values"]
+    assert check["points"] == 0 and "argument y in place" in check["message"]
+    assert "in-place" in check["hint"]
+
+
+def test_a_backward_matrix_product_that_raises_gets_the_shapes_hint(results):
+    check = checks_by_id(results["two_layer_matmul_raises.py"], EXERCISE)["two_layer_backward.shapes"]
+    assert "cannot be multiplied" in check["message"] and "follow the shapes" in (check["hint"] or "")

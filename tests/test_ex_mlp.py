@@ -105,6 +105,26 @@ class TwoLayerNet(nn.Module):
 '''
 
 
+# count_parameters returning a NumPy integer (the contract accepts one), right and wrong
+NUMPY_COUNT = """
+import numpy as np
+
+def count_parameters(model):
+    return np.sum([p.numel() for p in model.parameters() if p.requires_grad], dtype=np.int64)
+"""
+NUMPY_COUNT_ALL = """
+import numpy as np
+
+def count_parameters(model):
+    return np.int64(sum(p.numel() for p in model.parameters()))
+"""
+# model.parameters without the call raises: the hint names it
+PARAMETERS_NOT_CALLED = """
+def count_parameters(model):
+    return sum(p.numel() for p in model.parameters if p.requires_grad)
+"""
+
+
 # the mutants the tests below read by name
 MUTANTS = ("build_plain_list.py", "net_no_super.py", "count_ignores_frozen.py", "count_state_dict.py")
 
@@ -115,7 +135,10 @@ def results(isolated_cache, tmp_path_factory):
     directory = tmp_path_factory.mktemp("mlp")
     jobs = {"alt_modulelist": write_submission(directory, ALT_MODULELIST, "alt_modulelist.py"),
             "alt_ordered": write_submission(directory, notebook(*ALT_ORDERED_CELLS), "alt_ordered.ipynb"),
-            "not_a_module": write_submission(directory, NOT_A_MODULE, "not_a_module.py")}
+            "not_a_module": write_submission(directory, NOT_A_MODULE, "not_a_module.py"),
+            "numpy_count": write_submission(directory, NUMPY_COUNT, "numpy_count.py"),
+            "numpy_count_all": write_submission(directory, NUMPY_COUNT_ALL, "numpy_count_all.py"),
+            "parameters_not_called": write_submission(directory, PARAMETERS_NOT_CALLED, "parameters_not_called.py")}
     jobs.update({name: mutant_path(EXERCISE, name) for name in MUTANTS})
     return grade_jobs(jobs, EXERCISE)
 
@@ -169,3 +192,16 @@ def test_wrong_kinds_of_models_are_explained(results):
     assert "should return an nn.Module" in checks["build_mlp.output_shape"]["message"]
     structure = checks["TwoLayerNet.structure"]
     assert structure["points"] == 0 and "bias=False" in structure["message"], dump(results["not_a_module"])
+
+
+def test_a_numpy_integer_count_is_an_integer(results):
+    checks = checks_by_id(results["numpy_count"], EXERCISE)
+    assert checks["count_parameters.all_trainable"]["status"] == "passed", dump(results["numpy_count"])
+    assert checks["count_parameters.frozen"]["status"] == "passed"
+    frozen = checks_by_id(results["numpy_count_all"], EXERCISE)["count_parameters.frozen"]
+    assert frozen["points"] == 0 and "requires_grad" in frozen["hint"], dump(results["numpy_count_all"])
+
+
+def test_parameters_without_the_call_gets_its_hint(results):
+    check = checks_by_id(results["parameters_not_called"], EXERCISE)["count_parameters.all_trainable"]
+    assert "not iterable" in check["message"] and "model.parameters()" in (check["hint"] or "")

@@ -80,3 +80,46 @@ def test_unreadable_files_are_user_errors(tmp_path, name, content, message):
     loader = load_notebook if name.endswith(".ipynb") else load_module
     with pytest.raises(GraderError, match=message):
         loader(path)
+
+
+def test_notebook_cells_are_split_into_top_level_statements(tmp_path):
+    cell = ("%matplotlib inline\nimport pandas as pd\nraise RuntimeError('explore')\n\n@decorate\ndef f():\n"
+            "    return 1\na = 1; b = 2\nc = (3,\n     4); d = 5\n")
+    path = tmp_path / "nb.ipynb"
+    path.write_text(notebook("x = 0", cell, "def broken(:\n    pass\ny = 1"))
+    sub = load_notebook(path)
+    assert [(u.label, u.filename, u.first_line) for u in sub.units] == [
+        ("cell 1", "<cell 1>", 1), ("cell 2", "<cell 2>", 1), ("cell 2", "<cell 2>", 2),
+        ("cell 2", "<cell 2>", 3), ("cell 2", "<cell 2>", 5), ("cell 2", "<cell 2>", 8), ("cell 2", "<cell 2>", 9),
+        ("cell 3", "<cell 3>", 1)]
+    sources = [u.source for u in sub.units]
+    assert sources[1] == "pass\n" and sources[3] == "raise RuntimeError('explore')\n"
+    assert sources[4] == "@decorate\ndef f():\n    return 1\n"
+    assert sources[5] == "a = 1; b = 2\n" and sources[6] == "c = (3,\n     4); d = 5\n"  # shared lines stay together
+    assert sources[7] == "def broken(:\n    pass\ny = 1"  # does not parse: one unit, the worker reports it
+    assert sub.files["<cell 2>"].startswith("pass\nimport pandas")  # the whole cell, for tracebacks
+
+
+def test_line_numbers_follow_python_not_str_splitlines(tmp_path):
+    """A form feed or U+2028 is no line break to Python: statements keep their lines."""
+    path = tmp_path / "mod.py"
+    path.write_text("x = 1\n\x0c\ns = 'a\u2028b'\r\ny = 2\rz = 3\n")
+    assert [(u.first_line, u.source) for u in load_module(path).units] == [
+        (1, "x = 1\n"), (3, "s = 'a\u2028b'\n"), (4, "y = 2\n"), (5, "z = 3\n")]
+
+
+def test_statements_sharing_a_line_run_once(tmp_path):
+    path = tmp_path / "mod.py"
+    path.write_text("a = 1; b = 2\nc = 3\n")
+    assert [(u.label, u.source) for u in load_module(path).units] == [("line 1", "a = 1; b = 2\n"),
+                                                                     ("line 2", "c = 3\n")]
+
+
+def test_a_notebook_source_with_a_lone_surrogate_or_a_null_byte_is_cleaned_or_reported(tmp_path):
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 4, "metadata": {}, "cells": [
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+         "source": ["s = '\ud800'\n", "t = 1"]},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": "u = 1\x00"}]}))
+    sub = load_notebook(path)
+    assert [u.source for u in sub.units] == ["s = '\ufffd'\n", "t = 1", "u = 1\x00"]

@@ -35,4 +35,4 @@ def test_text_uses_colour_only_when_asked():
 def test_markdown_has_a_table_and_the_hint():
     md = render(RESULT, "md")
     assert "| ✓ | first | 1.5 / 1.5 |" in md
-    assert "> **Hint:** use <b>keepdim</b>" in md
+    assert "> **Hint:** use \\<b\\>keepdim\\</b\\>" in md  # shown as written, not as HTML

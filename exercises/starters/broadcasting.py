@@ -6,6 +6,9 @@
 | `outer_sum(u, v)` | `(n,)` and `(m,)` → `(n, m)` with `out[i, j] = u[i] + v[j]`. |
 | `center_rows(x)` | `(n, d)` → each row minus its own mean (think `keepdim`). |
 | `pairwise_sq_dists(a, b)` | `(n, d)` and `(m, d)` → `(n, m)` squared Euclidean distances, **vectorised**: at n = m = 1000, d = 32 it must run within 50× the time of a matrix-product implementation (a double Python loop is far too slow). |
+
+None of these functions may change the tensors it is given (`u`, `v`, `x`, `a`, `b` are the same after
+the call): no in-place operations such as `x -= ...` on an argument.
 """
 
 import torch

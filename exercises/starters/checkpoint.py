@@ -8,7 +8,10 @@
 Graded: the file loads with `weights_only=True` (so save state dicts, not the model
 object); parameters and optimizer state (e.g. Adam's moments) round-trip exactly; training
 5 steps, saving, loading into a fresh model and optimizer and training 5 more gives the
-same parameters, bit for bit, as 10 uninterrupted steps; nothing is written outside `path`.
+same parameters, bit for bit, as 10 uninterrupted steps; nothing is written outside `path` (not
+next to it, not in `/tmp` or `/dev/shm`). The file is opened by the grader in a fresh process, with
+`torch.load(path, weights_only=True)` and nothing else allowed. `load_checkpoint` changes the `model` and
+the `optimizer` it is given (that is its job); `save_checkpoint` leaves them as they are.
 """
 
 import torch

@@ -4,7 +4,9 @@
 | --- | --- |
 | `build_mlp(in_features, hidden_sizes, out_features)` | an `nn.Module` (e.g. `nn.Sequential`): `Linear → ReLU` for each hidden size, then a final `Linear` with **no activation** (it returns logits). |
 | `TwoLayerNet(input_size, hidden_size, output_size)` | an `nn.Module` subclass with attributes `layer1`, `layer2` (both `nn.Linear`) and `forward(x) = layer2(sigmoid(layer1(x)))`, returning logits. |
-| `count_parameters(model)` | the number of trainable (`requires_grad`) parameters of `model`, as an `int`. |
+| `count_parameters(model)` | the number of trainable (`requires_grad`) parameters of `model`, as an `int` (a NumPy integer such as `np.int64` counts as one; a tensor does not). |
+
+`count_parameters` only reads the model: it must leave it (and its `requires_grad` flags) as it was.
 """
 
 import torch

@@ -7,7 +7,9 @@
 | `mask_mean(mask)` | a bool tensor of any shape → a 0-dim `float32` tensor: the fraction of `True`. |
 | `batched_transpose(a)` | a tensor with ≥ 2 dims → the same tensor with only the **last two** dims swapped. |
 
-A float64 input to `column_standardize` gives a float64 result.
+A float64 input to `column_standardize` gives a float64 result. None of these functions may change
+what it is given: the caller's tensor or NumPy array must be the same after the call (no in-place
+operations such as `x -= ...` on an argument).
 """
 
 import numpy as np

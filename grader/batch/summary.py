@@ -48,28 +48,39 @@ def _stats(scores: list[float]) -> dict[str, Any]:
             "min": min(scores), "max": max(scores)}
 
 
-def build_context(records: Sequence[dict[str, Any]], inventory, exercises, interrupted: bool = False) -> dict:
-    scored = [r for r in records if r["batch"]["has_score"]]
-    max_total = sum(float(e.points) for e in exercises)
-    per_exercise = []
+def _failures(scored: Sequence[dict[str, Any]]) -> tuple[Counter, dict[tuple[str, str], str], Counter]:
+    """How many students failed each check, the checks' names, and how many students got
+    each hint (a hint given on several checks of one student counts once)."""
     failed: Counter = Counter()
-    check_names: dict[tuple[str, str], str] = {}
-    hints: Counter = Counter()
-    for e in exercises:
-        rows = [x for r in scored for x in r["exercises"] if x["id"] == e.id]
-        scores = [float(x["score"]) for x in rows]
-        per_exercise.append({"id": e.id, "title": e.title, "max": float(e.points), **_stats(scores),
-                             "not_attempted": sum(1 for x in rows if x["status"] == "not_attempted"),
-                             "errors": sum(1 for x in rows if x["status"] == "error"),
-                             "chart": histogram(scores, e.points)})
+    names: dict[tuple[str, str], str] = {}
+    hinted: dict[tuple[str, str], set[str]] = {}
     for r in scored:
         for x in r["exercises"]:
             for c in x.get("checks", []):
                 if c["status"] in ("failed", "error"):
                     failed[(x["id"], c["id"])] += 1
-                    check_names[(x["id"], c["id"])] = c["name"]
+                    names[(x["id"], c["id"])] = c["name"]
                 if c.get("hint") and c["status"] != "passed":
-                    hints[(x["id"], c["hint"])] += 1
+                    hinted.setdefault((x["id"], c["hint"]), set()).add(r["student"])
+    return failed, names, Counter({key: len(students) for key, students in hinted.items()})
+
+
+def build_context(records: Sequence[dict[str, Any]], inventory, exercises, interrupted: bool = False) -> dict:
+    from grader.batch.course import course_columns
+
+    scored = [r for r in records if r["batch"]["has_score"]]
+    # with an assignment, scores are its points (weighted, adjusted, after the late penalty)
+    max_total = max((float(r["max_score"]) for r in scored), default=sum(float(e.points) for e in exercises))
+    per_exercise = []
+    for e in exercises:
+        rows = [x for r in scored for x in r["exercises"] if x["id"] == e.id]
+        scores = [float(x["score"]) for x in rows]
+        maximum = max((float(x["max_score"]) for x in rows), default=float(e.points))
+        per_exercise.append({"id": e.id, "title": e.title, "max": maximum, **_stats(scores),
+                             "not_attempted": sum(1 for x in rows if x["status"] == "not_attempted"),
+                             "errors": sum(1 for x in rows if x["status"] == "error"),
+                             "chart": histogram(scores, maximum)})
+    failed, check_names, hints = _failures(scored)
     n_scored = len(scored) or 1
     links = {r["student"]: ("feedback/" + quote(r["student"]) + ".html") if r["batch"]["feedback"] else None
              for r in records}
@@ -93,7 +104,12 @@ def build_context(records: Sequence[dict[str, Any]], inventory, exercises, inter
         "students": [{"student": r["student"], "name": r["batch"]["name"], "status": r["batch"]["status"],
                       "score": r["score"] if r["batch"]["has_score"] else None, "max_score": r["max_score"],
                       "exercises": {x["id"]: x["score"] for x in r["exercises"]} if r["batch"]["has_score"] else {},
-                      "late": r["batch"]["late"], "link": links[r["student"]]} for r in records],
+                      "late": r["batch"]["late"], "link": links[r["student"]], "course": course_columns(r)}
+                     for r in records],
+        "course": any(r.get("assignment") for r in records),
+        "late_unknown": [{"student": r["student"], "link": links[r["student"]], "late": r["batch"]["late"]}
+                         for r in records if (r.get("assignment") or {}).get("lateness", {}).get("status")
+                         == "unknown"],
         "exercise_ids": [e.id for e in exercises],
         "strays": inventory.strays, "notes": inventory.notes,
     }

@@ -1,5 +1,6 @@
 # mutant: calls torch.broadcast_shapes instead of computing the shape by hand
-# expect-fail: broadcast_shape.by_hand
+# expect-fail: broadcast_shape.values
+# expect-hint: by hand
 import torch
 
 
