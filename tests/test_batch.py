@@ -1,4 +1,4 @@
-"""`grader batch` end to end, as INTERFACES.md specifies it: a Canvas-style zip and a
+"""`grader batch` end to end, as docs/interfaces.md specifies it: a Canvas-style zip and a
 Moodle-style folder of honest, buggy, broken and hostile submissions, graded with two
 jobs through the CLI; every row, every file, the re-run that grades nothing new, the
 re-run after one change, an interrupted and a killed run, and `grader check` agreeing."""
@@ -137,8 +137,10 @@ def canvas(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("canvas")
     source = canvas_zip(tmp / "submissions.zip")
     out = tmp / "graded"
-    first = batch(source, out, "--assignment", "Homework 1 (777)")
-    return {"tmp": tmp, "source": source, "out": out, "first": first}
+    toml = tmp / "hw1.toml"  # the Canvas column title is the assignment's (docs/assignments.md)
+    toml.write_text('title = "Homework 1 (777)"\n\n[exercises.tensor_ops]\n')
+    first = batch(source, out, "--assignment", str(toml))
+    return {"tmp": tmp, "source": source, "out": out, "first": first, "toml": toml}
 
 
 def test_canvas_every_submission_has_its_row(canvas):
@@ -191,9 +193,9 @@ def test_canvas_files_and_exports(canvas):
     assert broken["exercises"][0]["status"] == "error" and "invalid JSON" in broken["exercises"][0]["message"]
     with open(out / "canvas_gradebook.csv", newline="", encoding="utf-8") as f:
         gradebook = list(csv.reader(f))
-    assert gradebook[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Homework 1 (777)"]
-    assert gradebook[1][0] == "Points Possible" and gradebook[1][-1] == "10"
-    ids = {line[1]: line[-1] for line in gradebook[2:]}
+    assert gradebook[0][:6] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Homework 1 (777)"]
+    assert gradebook[1][0] == "Points Possible" and gradebook[1][5] == "10"
+    ids = {line[1]: line[5] for line in gradebook[2:]}
     assert len(ids) == 11 and ids["101"] == "10" and ids["106"] == "10"
     assert not (out / "moodle_grading_worksheet.csv").exists()
     summary = (out / "summary.html").read_text()
@@ -210,7 +212,8 @@ def test_batch_and_check_give_the_same_result(canvas):
     with zipfile.ZipFile(canvas["source"]) as zf:
         path = canvas["tmp"] / "smithbob_late_102_9002_hw1.ipynb"
         path.write_bytes(zf.read("smithbob_late_102_9002_hw1.ipynb"))
-    proc = run_cli("check", str(path), "--format", "json", *EXERCISE, "--timeout", TIMEOUT)
+    proc = run_cli("check", str(path), "--format", "json", *EXERCISE, "--timeout", TIMEOUT,
+                   "--assignment", str(canvas["toml"]))
     assert proc.returncode == 0, proc.stderr
     checked = json.loads(proc.stdout)
     batched = json.loads((out / "results" / "smithbob.json").read_text())
@@ -223,7 +226,7 @@ def test_rerun_grades_nothing_new_and_a_change_regrades_only_that_one(canvas):
     out, source = canvas["out"], canvas["source"]
     before = (out / "grades.csv").read_text()
     mtimes = {p: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
-    again = batch(source, out, "--assignment", "Homework 1 (777)")
+    again = batch(source, out, "--assignment", str(canvas["toml"]))
     assert again.returncode == 0, again.stderr
     # looper timed out: a time-out is never a final grade, so it is graded again; the rest is not
     assert "graded 1 now, 10 unchanged" in again.stderr
@@ -234,7 +237,7 @@ def test_rerun_grades_nothing_new_and_a_change_regrades_only_that_one(canvas):
         p: t for p, t in mtimes.items() if p.stem != "looper"}
 
     canvas_zip(source, buggy=FIXED)  # smithbob hands in a fixed notebook
-    changed = batch(source, out, "--assignment", "Homework 1 (777)")
+    changed = batch(source, out, "--assignment", str(canvas["toml"]))
     assert changed.returncode == 0, changed.stderr
     assert "graded 2 now, 9 unchanged" in changed.stderr
     rows = read_rows(out)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from grader.errors import GraderError
+from grader.states import ExitCode
 
 
 def add_parsers(commands) -> None:
@@ -22,13 +23,20 @@ def add_parsers(commands) -> None:
     batch.add_argument("--jobs", "-j", type=int, metavar="N",
                        help="submissions graded at once (default: the CPU count)")
     batch.add_argument("--timeout", type=float, metavar="S", help="time limit for each submission, in seconds")
+    batch.add_argument("--cell-timeout", type=float, metavar="S",
+                       help="CPU-time limit for each top-level statement of a cell or module, in seconds "
+                            "(default 30, at most half of --timeout; docs/limits.md)")
     batch.add_argument("--layout", choices=LAYOUTS, default="auto",
                        help="how the export names students (default: auto)")
-    batch.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    batch.add_argument("--device", help="cpu, cuda or auto (default: the assignment's, else cpu)")
     batch.add_argument("--executor", default="local", metavar="NAME",
-                       help="what runs the submissions (default: local)")
-    batch.add_argument("--assignment", metavar="TITLE",
-                       help="assignment column title in the Canvas import, e.g. 'Homework 1 (12345)'")
+                       help="what runs the submissions: local, or dask (a Dask cluster; default: local)")
+    batch.add_argument("--scheduler", metavar="ADDRESS",
+                       help="with --executor dask: the scheduler to connect to, e.g. tcp://host:8786 (default: "
+                            "start a local cluster of --jobs workers)")
+    batch.add_argument("--assignment", metavar="FILE",
+                       help="the assignment.toml: exercises, points, deadline, late policy, extensions, and the "
+                            "Canvas column title (docs/assignments.md); DIR/adjustments.csv is always read")
     batch.add_argument("--force", action="store_true", help="grade everything again, ignoring the cache")
     batch.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto",
                        help="progress on stderr: a bar on a terminal, lines otherwise (default: auto)")
@@ -46,6 +54,9 @@ def add_parsers(commands) -> None:
     build.add_argument("--visibility", default="visible", help="visible, after_due_date, after_published or hidden")
     build.add_argument("--requirement", action="append", default=[], metavar="SPEC",
                        help="another pip requirement for setup.sh (repeatable)")
+    build.add_argument("--assignment", metavar="FILE",
+                       help="the assignment.toml: its exercises, points, limits, deadline and late policy go into "
+                            "the zip")
     run = actions.add_parser("run", help="grade /autograder/submission into results/results.json "
                                          "(run_autograder does this)")
     run.add_argument("--root", default=None, metavar="DIR",
@@ -58,8 +69,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from grader.batch.core import BatchOptions, run_batch
 
     report = run_batch(BatchOptions(source=Path(args.submissions), out=Path(args.out), exercises=args.exercise,
-                                    jobs=args.jobs, timeout=args.timeout, layout=args.layout, device=args.device,
-                                    executor=args.executor, assignment=args.assignment, force=args.force,
+                                    jobs=args.jobs, timeout=args.timeout, cell_timeout=args.cell_timeout,
+                                    layout=args.layout, device=args.device,
+                                    executor=args.executor, scheduler=args.scheduler,
+                                    assignment=args.assignment, force=args.force,
                                     progress=args.progress))
     counts = ", ".join(f"{n} {status}" for status, n in report.counts.items())
     print(f"{report.total} submission(s): {counts}", file=sys.stderr)
@@ -68,8 +81,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     print(f"wrote {report.out / 'grades.csv'}, {report.out / 'summary.html'}, results/ and feedback/", file=sys.stderr)
     if report.interrupted:
         print("grader: interrupted; run the same command again to grade the rest", file=sys.stderr)
-        return 130
-    return 1 if report.counts.get("grader_error") else 0
+        return ExitCode.INTERRUPTED
+    return ExitCode.BELOW_THRESHOLD if report.counts.get("grader_error") else ExitCode.OK
 
 
 def cmd_gradescope(args: argparse.Namespace) -> int:
@@ -79,7 +92,8 @@ def cmd_gradescope(args: argparse.Namespace) -> int:
 
     if args.gradescope_command == "build":
         path = build_autograder(Path(args.out), args.exercise, timeout=args.timeout, device=args.device,
-                                visibility=args.visibility, extra_requirements=args.requirement)
+                                visibility=args.visibility, extra_requirements=args.requirement,
+                                assignment=args.assignment)
         print(f"wrote {path}: upload it as the Gradescope autograder (Ubuntu base image)")
         return 0
     root = Path(args.root or os.environ.get("GRADER_AUTOGRADER_ROOT") or DEFAULT_ROOT)

@@ -36,6 +36,7 @@ from grader.cache import write_text_atomic
 from grader.cache import read_json, write_json_atomic
 from grader.errors import GraderError
 from grader.states import RowStatus, StopKind
+from grader.text import display_name, printable
 
 STATE_DIR = ".grader-batch"
 RESULTS_DIR = "results"
@@ -54,10 +55,12 @@ class BatchOptions:
     exercises: Sequence[str] | None = None
     jobs: int | None = None
     timeout: float | None = None
+    cell_timeout: float | None = None  # CPU seconds for each top-level statement (--cell-timeout)
     layout: str = "auto"
-    device: str = "cpu"
+    device: str | None = None  # default: the assignment's, else cpu
     executor: str = "local"
-    assignment: str | None = None  # the column title of LMS gradebook imports
+    scheduler: str | None = None  # the Dask scheduler's address (--executor dask)
+    assignment: str | None = None  # the assignment.toml (docs/assignments.md): exercises, points, deadline...
     force: bool = False  # grade everything again, ignoring the cache
     progress: str = "auto"  # auto, bar, lines or none
 
@@ -67,8 +70,10 @@ class Row:
     sub: StudentSubmission
     status: RowStatus
     message: str = ""
-    result: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None  # the raw result: what is cached
+    final: dict[str, Any] | None = None  # the result under the course's rules, made fresh on every run
     cached: bool = False
+    worker: str = ""  # what graded it in this run (the executor's name for it)
 
 
 @dataclass
@@ -129,7 +134,7 @@ def export_record(row: Row, layout: str, assignment: str, exercises) -> dict[str
     """What the ``grader_export_batch`` hook receives for one row."""
     sub = row.sub
     display = sub.primary.rel if sub.primary else ""
-    result = row.result or placeholder_result(exercises, display, "", row.message)
+    result = row.final or row.result or placeholder_result(exercises, display, "", row.message)
     record = dict(result)
     record["student"] = sub.key
     record["batch"] = {
@@ -137,8 +142,9 @@ def export_record(row: Row, layout: str, assignment: str, exercises) -> dict[str
         "late": sub.late, "layout": layout, "files": [f.rel for f in sub.files], "notes": list(sub.notes),
         "feedback": f"{FEEDBACK_DIR}/{sub.key}.html" if row.status.has_result else None,
         "result_file": f"{RESULTS_DIR}/{sub.key}.json" if row.status.has_result else None,
-        "cached": row.cached, "has_score": row.status.has_result, "assignment": assignment,
-        "extra": dict(sub.extra),
+        "cached": row.cached, "has_score": row.status.has_result, "assignment": assignment, "worker": row.worker,
+        "extra": dict(sub.extra), "submitted_at": sub.submitted_at or None, "time_source": sub.time_source,
+        "lateness": (result.get("assignment") or {}).get("lateness"),
     }
     return record
 
@@ -174,12 +180,16 @@ def _config_key(exercises, device: str, limits) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
 
-def _content_key(config_key: str, sub: StudentSubmission) -> str | None:
+def _content_key(config_key: str, sub: StudentSubmission, data: bytes | None = None) -> str | None:
+    """The cache key of the submission's file (of ``data``, its bytes, when given)."""
     primary = sub.primary
     if primary is None or primary.problem:
         return None
     digest = hashlib.sha256(config_key.encode())
     digest.update(b"\0" + primary.path.name.encode("utf-8", "surrogateescape") + b"\0")
+    if data is not None:
+        digest.update(data)
+        return digest.hexdigest()
     try:
         with open(primary.path, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -187,6 +197,31 @@ def _content_key(config_key: str, sub: StudentSubmission) -> str | None:
     except OSError:
         return None
     return digest.hexdigest()
+
+
+class _Tasks(Sequence[GradeTask]):
+    """The submissions to grade, as tasks that carry their file's bytes; each file is read
+    when an executor takes its task, so a class's files are never all in memory at once.
+    The cache key is the one of the bytes actually read (``keys`` is updated)."""
+
+    def __init__(self, subs: list[StudentSubmission], keys: dict[str, str], config_key: str, common: dict):
+        self.subs, self.keys, self.config_key, self.common = subs, keys, config_key, common
+
+    def __len__(self) -> int:
+        return len(self.subs)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        sub = self.subs[index]
+        try:
+            data = sub.primary.path.read_bytes()
+        except OSError:
+            data = b""  # graded as an empty file, and not cached
+            self.keys.pop(sub.key, None)
+        else:
+            self.keys[sub.key] = _content_key(self.config_key, sub, data)
+        return GradeTask(id=sub.key, name=sub.primary.path.name, data=data, display=sub.primary.rel, **self.common)
 
 
 class _Lock:
@@ -227,24 +262,27 @@ def find_executor(pm, name: str):
 
 # ------------------------------------------------------------------ the run
 def run_batch(options: BatchOptions, pm=None) -> BatchReport:
-    from grader.engine import exercise_registry, select_exercises
+    from grader.assignment import limits_for, open_assignment, select_for
+    from grader.engine import exercise_registry
     from grader.plugins import get_plugin_manager
-    from grader.sandbox import Limits
 
     started = time.monotonic()
     pm = pm or get_plugin_manager()
-    exercises = select_exercises(exercise_registry(pm), options.exercises)
-    device = pm.hook.grader_select_device(requested=options.device)
+    course = open_assignment(options.assignment, pm)
+    exercises = select_for(course, exercise_registry(pm), options.exercises)
+    requested = options.device or (course.device if course else None) or "cpu"
+    device = pm.hook.grader_select_device(requested=requested)
     if device is None:
-        raise GraderError(f"unknown device {options.device!r} (choose cpu, cuda or auto)")
+        raise GraderError(f"unknown device {requested!r} (choose cpu, cuda or auto)")
     executor = find_executor(pm, options.executor)
+    configure = getattr(executor, "configure", None)
+    if configure is not None:
+        configure(scheduler=options.scheduler)
+    elif options.scheduler:
+        raise GraderError(f"the {options.executor} executor takes no --scheduler")
     if options.jobs is not None and options.jobs < 1:
         raise GraderError("--jobs must be at least 1")
-    limits = Limits()
-    if options.timeout is not None:
-        if options.timeout <= 0:
-            raise GraderError("--timeout must be positive")
-        limits.limit_total(options.timeout)
+    limits = limits_for(course, options.timeout, options.cell_timeout)
     jobs = options.jobs or default_jobs(limits.memory_bytes)
     source = Path(options.source).expanduser()
     if not source.exists():
@@ -259,13 +297,15 @@ def run_batch(options: BatchOptions, pm=None) -> BatchReport:
     lock = _Lock(state / "lock")
     try:
         return _run_locked(options, pm, exercises, device, executor, jobs, limits, source, source_abs, out, state,
-                           started)
+                           started, course)
     finally:
         lock.release()
 
 
 def _run_locked(options, pm, exercises, device, executor, jobs, limits, source, source_abs, out, state,
-                started) -> BatchReport:
+                started, course=None) -> BatchReport:
+    from grader.batch.course import CourseRules
+
     inventory = discover(source, state / "staging", options.layout, exclude=[out])
     if not inventory.submissions:
         strays = f" ({len(inventory.strays)} stray file(s) ignored)" if inventory.strays else ""
@@ -275,13 +315,14 @@ def _run_locked(options, pm, exercises, device, executor, jobs, limits, source, 
         folder.mkdir(parents=True, exist_ok=True)
         _clean_temporaries(folder)
     _clean_temporaries(out)
-    assignment = options.assignment or "grader: " + ", ".join(e.id for e in exercises)
+    assignment = course.column if course else "grader: " + ", ".join(e.id for e in exercises)
+    rules = CourseRules(course, exercises, out, inventory.submissions, pm)  # read afresh on every run
+    inventory.notes.extend(rules.notes())
     config_key = _config_key(exercises, device, limits)
-    hidden = tuple(sorted({str(source_abs), str(out)}))
 
     rows: dict[str, Row] = {}
     keys: dict[str, str] = {}
-    tasks: list[GradeTask] = []
+    to_grade: list[StudentSubmission] = []
     by_id = {s.key: s for s in inventory.submissions}
     for sub in inventory.submissions:
         display = sub.primary.rel if sub.primary else ""
@@ -296,21 +337,25 @@ def _run_locked(options, pm, exercises, device, executor, jobs, limits, source, 
             continue
         keys[sub.key] = key
         entry = None if options.force else read_json(cache_root / key[:2] / f"{key}.json")
-        if isinstance(entry, dict) and entry.get("kind") in ("result", "unreadable"):
-            rows[sub.key] = _row_from_cache(sub, entry, exercises, device)
+        cached = _row_from_cache(sub, entry, exercises, device) if isinstance(entry, dict) else None
+        if cached is not None:
+            rows[sub.key] = cached
             continue
-        tasks.append(GradeTask(id=sub.key, path=str(sub.primary.path), display=display,
-                               exercises=tuple(e.id for e in exercises), device=device, limits=limits.to_dict(),
-                               hidden=hidden))
+        to_grade.append(sub)
+    tasks = _Tasks(to_grade, keys, config_key, {"exercises": tuple(e.id for e in exercises), "device": device,
+                                                "limits": limits.to_dict()})
 
     progress = Progress(len(inventory.submissions), len(tasks), mode=options.progress)
+    if hasattr(executor, "notify"):
+        executor.notify = progress.message
     progress.message(f"{len(inventory.submissions)} submission(s) found ({inventory.layout} layout"
                      f"{', %d stray file(s) ignored' % len(inventory.strays) if inventory.strays else ''}); "
                      f"{len(tasks)} to grade" + (f" with {min(jobs, len(tasks))} job(s)" if tasks else ""))
     progress.reused(len(inventory.submissions) - len(tasks))
-    for row in rows.values():
-        if row.status.has_result:
-            _write_student_files(pm, out, row)
+    for note in rules.notes():
+        progress.message(f"grader: warning: {note}")
+    for key, row in rows.items():
+        rows[key] = _with_files(pm, out, row, rules)
 
     interrupted = False
     graded = 0
@@ -323,17 +368,13 @@ def _run_locked(options, pm, exercises, device, executor, jobs, limits, source, 
                 progress.message(f"grader: warning: the {options.executor} executor returned an unknown task "
                                  f"{outcome.id!r}; ignored")
                 continue
-            row = _row_from_outcome(sub, outcome, exercises, device)
+            row = _with_files(pm, out, _row_from_outcome(sub, outcome, exercises, device), rules)
             rows[sub.key] = row
-            if row.status.has_result:
-                _write_student_files(pm, out, row)
-            if row.status.cacheable and sub.key in keys:
-                entry = ({"kind": "unreadable", "message": row.message} if row.status is RowStatus.UNREADABLE
-                         else {"kind": "result", "result": row.result})
-                write_json_atomic(cache_root / keys[sub.key][:2] / f"{keys[sub.key]}.json", entry)
+            if row.status.cacheable and keys.get(sub.key):
+                _save_to_cache(cache_root / keys[sub.key][:2] / f"{keys[sub.key]}.json", row, progress)
             graded += 1
             score = f"{row.result['score']}/{row.result['max_score']}" if row.result else ""
-            progress.advance(sub.key, row.status, score)
+            progress.advance(f"{sub.key} ({row.worker})" if row.worker else sub.key, row.status, score)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -370,8 +411,18 @@ def _sigterm_as_interrupt():
     return lambda: signal.signal(signal.SIGTERM, old)
 
 
-def _row_from_cache(sub: StudentSubmission, entry: dict[str, Any], exercises, device: str) -> Row:
+def _row_from_cache(sub: StudentSubmission, entry: dict[str, Any], exercises, device: str) -> Row | None:
+    """The row of a cache entry; None when the entry cannot be used (graded again)."""
+    try:
+        return _cached_row(sub, entry, exercises, device)
+    except Exception:  # noqa: BLE001 - an entry of another shape (an older grader, a damaged disk)
+        return None
+
+
+def _cached_row(sub: StudentSubmission, entry: dict[str, Any], exercises, device: str) -> Row | None:
     display = sub.primary.rel if sub.primary else ""
+    if entry.get("kind") not in ("result", "unreadable"):
+        return None
     if entry["kind"] == "unreadable":
         message = str(entry.get("message", ""))
         return Row(sub, RowStatus.UNREADABLE, message, placeholder_result(exercises, display, device, message),
@@ -383,6 +434,12 @@ def _row_from_cache(sub: StudentSubmission, entry: dict[str, Any], exercises, de
 
 
 def _row_from_outcome(sub: StudentSubmission, outcome: TaskOutcome, exercises, device: str) -> Row:
+    row = _outcome_row(sub, outcome, exercises, device)
+    row.worker = outcome.worker
+    return row
+
+
+def _outcome_row(sub: StudentSubmission, outcome: TaskOutcome, exercises, device: str) -> Row:
     display = sub.primary.rel if sub.primary else ""
     if outcome.failure is not None:
         return Row(sub, RowStatus.GRADER_ERROR, f"the grader failed on this submission (it is tried again on the "
@@ -398,8 +455,85 @@ def _row_from_outcome(sub: StudentSubmission, outcome: TaskOutcome, exercises, d
     return Row(sub, status, message, outcome.result)
 
 
+def _failed_row(sub: StudentSubmission, step: str, exc: Exception) -> Row:
+    """The row of a submission whose handling failed on the grader's side: the batch goes
+    on, the row says why, and it is graded again on the next run (a grader error)."""
+    reason = printable(f"{type(exc).__name__}: {exc}", keep="")[:300]
+    return Row(sub, RowStatus.GRADER_ERROR, f"the grader failed while {step} ({reason}); it is tried again on the "
+                                            f"next run")
+
+
+def _with_files(pm, out: Path, row: Row, rules=None) -> Row:
+    """The row, once its result and feedback files are written (when it has a result),
+    under the course's rules (the assignment, lateness, adjustments: never cached)."""
+    if not row.status.has_result:
+        return row
+    try:
+        row.final = rules.final(row.sub, row.result) if rules is not None else None
+        _write_student_files(pm, out, row)
+    except Exception as exc:  # noqa: BLE001 - one row's odd text must not end the batch
+        return _failed_row(row.sub, "writing its result and feedback files", exc)
+    return row
+
+
+def _save_to_cache(path: Path, row: Row, progress: Progress) -> None:
+    entry = ({"kind": "unreadable", "message": row.message} if row.status is RowStatus.UNREADABLE
+             else {"kind": "result", "result": row.result})
+    try:
+        write_json_atomic(path, entry)
+    except (OSError, ValueError, TypeError) as exc:  # not cached: graded again next time, nothing lost
+        progress.message(f"grader: warning: could not cache {row.sub.key}'s result ({exc})")
+
+
+def _records(rows: list[Row], layout: str, assignment: str, exercises) -> list[dict[str, Any]]:
+    """What the exporters receive, one record per row: a row whose record cannot be made
+    is exported as a grader error that says why."""
+    records = []
+    for row in rows:
+        try:
+            records.append(export_record(row, layout, assignment, exercises))
+        except Exception as exc:  # noqa: BLE001
+            records.append(export_record(_failed_row(row.sub, "exporting its row", exc), layout, assignment,
+                                         exercises))
+    return records
+
+
+def _export(pm, records: list[dict[str, Any]], out: Path) -> tuple[list[Path], list[str]]:
+    """Run every exporter on its own: one that fails is named in the summary's notes, and
+    the others (grades.csv among them) are still written."""
+    written: list[Path] = []
+    problems: list[str] = []
+    arguments = {"results": records, "out_dir": out}
+    for impl in reversed(pm.hook.grader_export_batch.get_hookimpls()):  # pluggy's own calling order
+        if impl.hookwrapper or getattr(impl, "wrapper", False):
+            continue  # wrappers wrap a hook call: there is none here
+        try:
+            paths = impl.function(*[arguments[name] for name in impl.argnames])
+            written.extend(Path(p) for p in paths or ())
+        except Exception as exc:  # noqa: BLE001 - a plugin's bug costs its own file only
+            problems.append(f"the {impl.plugin_name} exporter failed: "
+                            f"{printable(f'{type(exc).__name__}: {exc}', keep='')[:300]}")
+    return written, problems
+
+
+def _plain_summary(out: Path, records: list[dict[str, Any]], exc: Exception) -> Path:
+    """A bare ``summary.html`` (every row and its status) for when the real one fails."""
+    from html import escape
+
+    from grader.batch.summary import FILENAME
+
+    rows = "".join(f"<tr><td>{escape(str(r.get('student')))}</td><td>{escape(str(r['batch'].get('status')))}</td>"
+                   f"<td>{escape(str(r.get('score')))}</td><td>{escape(str(r['batch'].get('message')))}</td></tr>"
+                   for r in records)
+    page = (f"<!DOCTYPE html><html lang=\"en\"><meta charset=\"utf-8\"><title>grader batch</title><body>"
+            f"<p>The summary could not be drawn ({escape(printable(f'{type(exc).__name__}: {exc}'))}); grades.csv "
+            f"has every row.</p><table><tr><th>student</th><th>status</th><th>score</th><th>message</th></tr>"
+            f"{rows}</table></body></html>\n")
+    return write_text_atomic(Path(out) / FILENAME, page)
+
+
 def _write_student_files(pm, out: Path, row: Row) -> None:
-    result = row.result
+    result = row.final or row.result
     _write_if_changed(out / RESULTS_DIR / f"{row.sub.key}.json", pm.hook.grader_render_report(
         result=result, fmt="json", color=False))
     _write_if_changed(out / FEEDBACK_DIR / f"{row.sub.key}.html", pm.hook.grader_render_report(
@@ -410,11 +544,13 @@ def _finish(pm, out: Path, state: Path, inventory: Inventory, rows: list[Row], e
             options: BatchOptions, interrupted: bool, seconds: float, graded: int) -> list[Path]:
     from grader.batch.summary import write_summary
 
-    records = [export_record(r, inventory.layout, assignment, exercises) for r in rows]
-    written: list[Path] = []
-    for paths in pm.hook.grader_export_batch(results=records, out_dir=out):
-        written.extend(Path(p) for p in paths or ())
-    written.append(write_summary(out, records, inventory, exercises, interrupted=interrupted))
+    records = _records(rows, inventory.layout, assignment, exercises)
+    written, problems = _export(pm, records, out)
+    inventory.notes.extend(problems)
+    try:
+        written.append(write_summary(out, records, inventory, exercises, interrupted=interrupted))
+    except Exception as exc:  # noqa: BLE001 - the summary is always written, if only as a list
+        written.append(_plain_summary(out, records, exc))
     # Files exist exactly for the rows that have a result; drop what a former run left for
     # students who are gone or whose new submission has no result yet.
     with_files = {r.sub.key for r in rows if r.status.has_result}
@@ -424,8 +560,9 @@ def _finish(pm, out: Path, state: Path, inventory: Inventory, rows: list[Row], e
             _remove(out / RESULTS_DIR / f"{key}.json")
             _remove(out / FEEDBACK_DIR / f"{key}.html")
     write_json_atomic(state / "manifest.json", {"students_with_files": sorted(with_files)})
-    info = {"grader_version": grader.__version__, "source": str(options.source), "layout": inventory.layout,
-            "exercises": [e.id for e in exercises], "interrupted": interrupted, "seconds": round(seconds, 2),
+    info = {"grader_version": grader.__version__, "source": display_name(options.source), "layout": inventory.layout,
+            "exercises": [e.id for e in exercises], "assignment": assignment, "interrupted": interrupted,
+            "seconds": round(seconds, 2),
             "counts": {s: sum(1 for r in rows if r.status == s) for s in STATUSES},
             "graded_now": graded,
             "unchanged": len(rows) - graded - sum(1 for r in rows if r.status is RowStatus.NOT_GRADED),

@@ -6,26 +6,38 @@ An executor is any object with a ``name``, a one-line ``description`` and::
 
 which grades every task and yields exactly one :class:`TaskOutcome` per task as it
 finishes, in any order. Closing the iterator early (Ctrl-C, ``SIGTERM``) must stop
-handing out work; whatever already came out has been saved by the caller, so a later
-run resumes. Tasks and outcomes are plain, serialisable data: a distributed executor
-ships a task (and the file's bytes) to another machine, calls :func:`grade_task` there
-and sends the outcome back. Plugins provide executors through the
+handing out work and end every process the executor started; whatever already came out
+has been saved by the caller, so a later run resumes. Optional: ``configure(scheduler)``
+(called before anything is read; raises :class:`GraderError` for settings it cannot
+use) and a ``notify`` attribute (a function the caller sets to show a line of text).
+
+Tasks and outcomes are plain, serialisable data. A task carries the submission's bytes
+and file name, never a path: :func:`grade_task` writes the bytes to a private temporary
+file wherever it runs, so nothing depends on a shared filesystem. A distributed executor
+ships a task to another machine, calls :func:`grade_task` there and sends the outcome
+back (``grader.batch.dask_executor``). Plugins provide executors through the
 ``grader_executors`` hook; ``grader batch --executor NAME`` picks one.
 
 The built-in ``local`` executor runs ``jobs`` submissions at a time on this machine:
-each in its own sandboxed worker process (one torch thread each), supervised by one
-long-lived thread of this process (a worker dies with the thread that started it).
+each in its own sandboxed worker, forked from one of ``jobs`` warm zygotes, supervised
+by one long-lived thread of this process (a worker dies with the thread that started
+it). The reference observations are computed first, once, by a fork of a zygote (not by
+a fresh interpreter beside the zygotes: that was a third copy of torch in memory).
 """
 
 from __future__ import annotations
 
+import os
 import queue
+import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import grader
 from grader.errors import GraderError
@@ -36,12 +48,12 @@ class GradeTask:
     """One submission to grade, as plain data."""
 
     id: str  # unique within the batch (the student key)
-    path: str  # the file to grade, on the machine that grades it
-    display: str  # the result's ``submission`` field (the path inside the input)
-    exercises: tuple[str, ...]  # exercise ids, all of them when empty
+    name: str  # the file's name: its suffix picks the loader, a module's stem is its name
+    data: bytes = field(repr=False)  # the file's bytes
+    display: str = ""  # the result's ``submission`` field (the path inside the input)
+    exercises: tuple[str, ...] = ()  # exercise ids, all of them when empty
     device: str = "cpu"
     limits: dict[str, Any] = field(default_factory=dict)  # grader.sandbox.Limits fields
-    hidden: tuple[str, ...] = ()  # more paths the sandbox must not see (the batch's input and output)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,9 +68,23 @@ class TaskOutcome:
     unreadable: str | None = None  # the file cannot be read as a submission (the student's problem)
     failure: str | None = None  # the grader itself failed: not cached, tried again on the next run
     seconds: float = 0.0
+    worker: str = ""  # what graded it: ``local/1``, a Dask worker's address
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> TaskOutcome:
+        """An outcome sent back by another process, checked field by field."""
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            raise ValueError("not a task outcome")
+        result = data.get("result")
+        texts = {k: data.get(k) for k in ("unreadable", "failure")}
+        if result is not None and not isinstance(result, dict) or any(
+                v is not None and not isinstance(v, str) for v in texts.values()):
+            raise ValueError("a task outcome of the wrong shape")
+        return cls(data["id"], result=result, seconds=float(data.get("seconds") or 0.0),
+                   worker=str(data.get("worker") or ""), **texts)
 
 
 @runtime_checkable
@@ -76,97 +102,141 @@ def _limits(task: GradeTask):
     return Limits(**task.limits)
 
 
-def grade_task(task: GradeTask, pm=None, pool=None) -> TaskOutcome:
-    """Grade one task with the engine, exactly as ``grader check`` would."""
-    from grader.engine import exercise_registry, grade_submission, select_exercises
+def _exercises(task: GradeTask, pm=None):
+    from grader.engine import exercise_registry, select_exercises
+    from grader.plugins import get_plugin_manager
+
+    return select_exercises(exercise_registry(pm or get_plugin_manager()), list(task.exercises) or None)
+
+
+def safe_file_name(name: str) -> str:
+    """The task's file name as one harmless path component (the suffix kept)."""
+    base = os.path.basename(str(name).replace("\0", "").replace("\\", "/"))
+    return base if base not in ("", ".", "..") else "submission" + Path(str(name)).suffix.replace("/", "")
+
+
+def grade_task(task: GradeTask, pm=None, pool=None, worker: str = "") -> TaskOutcome:
+    """Grade one task with the engine, exactly as ``grader check`` would: its bytes are
+    written to a private temporary folder, loaded from there, and the folder removed."""
+    from grader.engine import grade_submission
     from grader.plugins import get_plugin_manager
     from grader.submission import load_submission
 
     started = time.monotonic()
+
+    def outcome(**fields) -> TaskOutcome:
+        return TaskOutcome(task.id, seconds=time.monotonic() - started, worker=worker, **fields)
+
     pm = pm or get_plugin_manager()
     try:
-        exercises = select_exercises(exercise_registry(pm), list(task.exercises) or None)
-        try:
-            submission = load_submission(Path(task.path), pm)
-        except GraderError as exc:
-            return TaskOutcome(task.id, unreadable=_relabel(str(exc), task), seconds=time.monotonic() - started)
+        exercises = _exercises(task, pm)
+        with tempfile.TemporaryDirectory(prefix="grader-task-") as folder:
+            path = Path(folder) / safe_file_name(task.name)
+            path.write_bytes(task.data)
+            try:
+                submission = load_submission(path, pm)
+            except GraderError as exc:
+                return outcome(unreadable=str(exc).replace(str(path), task.display or path.name))
         result = grade_submission(submission, exercises, device=task.device, limits=_limits(task),
-                                  display_path=task.display, pool=pool)
-        return TaskOutcome(task.id, result=result.to_dict(), seconds=time.monotonic() - started)
+                                  display_path=task.display or path.name, pool=pool).to_dict()
+        if worker:
+            result.setdefault("resources", {})["worker"] = worker
+        return outcome(result=result)
     except GraderError as exc:
-        return TaskOutcome(task.id, failure=str(exc), seconds=time.monotonic() - started)
+        return outcome(failure=str(exc))
     except Exception as exc:  # noqa: BLE001 - a grader bug must cost one row, not the batch
         tail = traceback.format_exc(limit=-3).strip().splitlines()[-1]
-        return TaskOutcome(task.id, failure=f"internal error in the grader ({type(exc).__name__}: {exc}); {tail}",
-                           seconds=time.monotonic() - started)
+        return outcome(failure=f"internal error in the grader ({type(exc).__name__}: {exc}); {tail}")
 
 
-def _relabel(message: str, task: GradeTask) -> str:
-    """Loader messages start with the path they read; show the path inside the input."""
-    return message.replace(task.path, task.display) if task.path != task.display else message
-
-
-def prepare_references(task: GradeTask, pm=None) -> None:
-    """Compute the reference observations a batch needs once, before the workers start
-    (otherwise every concurrent first submission would compute them)."""
-    from grader.engine import exercise_registry, sandbox_view, select_exercises
-    from grader.plugins import get_plugin_manager
+def prepare_references(task: GradeTask, pm=None, pool=None) -> None:
+    """Compute (or read from the cache) the reference observations a batch needs, once,
+    before grading starts (otherwise every concurrent first submission would compute
+    them); ``pool``: run them in a fork of its warm zygote."""
+    from grader.engine import sandbox_view
     from grader.references import reference_observations
 
-    pm = pm or get_plugin_manager()
-    exercises = select_exercises(exercise_registry(pm), list(task.exercises) or None)
-    reference_observations(exercises, task.device, _limits(task), sandbox_view(exercises))
+    exercises = _exercises(task, pm)
+    reference_observations(exercises, task.device, _limits(task), sandbox_view(exercises), pool)
+
+
+def failure_text(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, GraderError) else f"internal error in the grader ({type(exc).__name__}: {exc})"
+
+
+class StoppablePool:
+    """A worker pool that starts nothing once the batch stops: after an interruption,
+    a sandbox that was running (and died with its zygote) is not started again."""
+
+    def __init__(self, pool, stop: threading.Event):
+        self.pool, self.stop = pool, stop
+
+    @contextmanager
+    def launcher(self):
+        if self.stop.is_set():
+            raise GraderError("the batch was interrupted")
+        with self.pool.launcher() as launcher:
+            yield launcher
 
 
 class LocalExecutor:
     """``jobs`` submissions at a time on this machine (see the module's documentation)."""
 
     name = "local"
-    description = "worker processes on this machine (--jobs at a time)"
+    description = "sandboxed workers on this machine (--jobs at a time)"
+    notify: Callable[[str], None] | None = None
+
+    def configure(self, scheduler: str | None = None) -> None:
+        if scheduler:
+            raise GraderError("--scheduler is for a cluster: use it with --executor dask")
 
     def run(self, tasks: Sequence[GradeTask], jobs: int) -> Iterator[TaskOutcome]:
         if not tasks:
             return
-        from grader.engine import exercise_registry, select_exercises
-        from grader.plugins import get_plugin_manager
         from grader.sandbox.launch import WorkerPool
 
-        # warm zygotes, one per job, started in this (long-lived) thread: they import torch
-        # and warm its lazy imports while the references are prepared
-        exercises = select_exercises(exercise_registry(get_plugin_manager()), list(tasks[0].exercises) or None)
-        pool = WorkerPool(max(1, min(jobs, len(tasks))), preload=sorted({e.module for e in exercises}), warm=True)
+        size = max(1, min(jobs, len(tasks)))
+        first = tasks[0]
+        # warm zygotes, one per job, started in this (long-lived) thread; the first to be
+        # ready forks the reference run
+        pool = WorkerPool(size, preload=sorted({e.module for e in _exercises(first)}), warm=True)
         try:
-            yield from self._run(tasks, jobs, pool)
+            yield from self._run(tasks, first, size, pool)
         finally:
             pool.close()
 
-    def _run(self, tasks: Sequence[GradeTask], jobs: int, pool) -> Iterator[TaskOutcome]:
+    def _run(self, tasks: Sequence[GradeTask], first: GradeTask, size: int, pool) -> Iterator[TaskOutcome]:
         try:
-            prepare_references(tasks[0])
+            prepare_references(first, pool=pool)
         except Exception as exc:  # noqa: BLE001 - every row says why, and the next run tries again
-            reason = (str(exc) if isinstance(exc, GraderError)
-                      else f"internal error in the grader ({type(exc).__name__}: {exc})")
-            for task in tasks:
-                yield TaskOutcome(task.id, failure=reason)
+            reason = failure_text(exc)
+            for index in range(len(tasks)):
+                yield TaskOutcome(tasks[index].id, failure=reason)
             return
-        todo: queue.SimpleQueue[GradeTask | None] = queue.SimpleQueue()
+        todo: queue.SimpleQueue[int] = queue.SimpleQueue()
         done: queue.SimpleQueue[TaskOutcome] = queue.SimpleQueue()
         stop = threading.Event()
-        for task in tasks:
-            todo.put(task)
+        for index in range(len(tasks)):
+            todo.put(index)
 
-        def work() -> None:
+        def work(label: str) -> None:
             # Each thread lives until the queue is empty: the sandbox workers it starts are
-            # bound to it (parent-death signal), so it starts and waits on them itself.
+            # bound to it (parent-death signal), so it starts and waits on them itself. A
+            # task's bytes are read only when the thread takes it.
             while not stop.is_set():
                 try:
-                    task = todo.get_nowait()
+                    index = todo.get_nowait()
                 except queue.Empty:
                     return
-                done.put(grade_task(task, pool=pool))
+                try:
+                    task = tasks[index]
+                except Exception as exc:  # noqa: BLE001 - the row says why
+                    done.put(TaskOutcome(getattr(exc, "task_id", str(index)), failure=failure_text(exc)))
+                    continue
+                done.put(grade_task(task, pool=StoppablePool(pool, stop), worker=label))
 
-        threads = [threading.Thread(target=work, name=f"grader-batch-{n}", daemon=True)
-                   for n in range(max(1, min(jobs, len(tasks))))]
+        threads = [threading.Thread(target=work, args=(f"local/{n + 1}",), name=f"grader-batch-{n + 1}",
+                                    daemon=True) for n in range(size)]
         for t in threads:
             t.start()
         try:
@@ -180,11 +250,17 @@ class LocalExecutor:
                             raise RuntimeError("the grading threads stopped early") from None
                 yield outcome
         finally:
-            # Interrupted (or done): hand out nothing more. Running workers end with this
-            # process (daemon threads, parent-death signal) or finish their one submission.
+            # Interrupted (or done): hand out nothing more, and wait for the threads, so
+            # that no sandbox (nor a zygote a thread would start again) outlives the run:
+            # closing the pool ends the zygotes, and with them every worker they forked.
             stop.set()
+            pool.close()
+            for t in threads:
+                t.join(timeout=30)
 
 
 @grader.hookimpl
 def grader_executors():
-    return [LocalExecutor()]
+    from grader.batch.dask_executor import DaskExecutor
+
+    return [LocalExecutor(), DaskExecutor()]
