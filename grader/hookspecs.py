@@ -56,7 +56,7 @@ def grader_report_formats() -> Sequence[str]:
 
 @hookspec(firstresult=True)
 def grader_render_report(result: dict[str, Any], fmt: str, color: bool) -> "str | None":
-    """Render one grading result (the JSON object of INTERFACES.md) in format ``fmt``.
+    """Render one grading result (the JSON object of docs/interfaces.md) in format ``fmt``.
 
     Return ``None`` for formats this plugin does not render. ``color`` is true when the
     output goes to a terminal that shows ANSI colours.
@@ -72,9 +72,12 @@ def grader_export_batch(results: Sequence[dict[str, Any]], out_dir: Path) -> "Se
     Each result also carries ``batch``: the row's ``status`` (graded, error, timeout,
     unreadable, grader_error, not_graded), ``message``, ``name``, ``lms_id``, ``email``,
     ``late``, ``layout``, ``files``, ``notes``, ``feedback`` (path relative to
-    ``out_dir``) and ``extra`` (layout ids such as ``canvas_submission_id``). Rows that
-    could not be graded carry a result object of the same shape, every exercise in
-    status ``error`` with the reason as its message.
+    ``out_dir``), ``extra`` (layout ids such as ``canvas_submission_id``),
+    ``submitted_at`` and ``time_source`` (when the LMS says it was handed in) and
+    ``lateness``. With an assignment (``grader batch --assignment``), ``score`` is the
+    assignment's final score and the result has ``raw_score`` and ``assignment``
+    (docs/assignments.md). Rows that could not be graded carry a result object of the
+    same shape, every exercise in status ``error`` with the reason as its message.
     """
 
 
@@ -89,4 +92,28 @@ def grader_executors() -> "Sequence[Executor]":
     closing the iterator early must stop handing out work. The built-in ``local``
     executor runs ``jobs`` sandboxed workers on this machine; a distributed one ships
     tasks elsewhere and calls :func:`grader.batch.executor.grade_task` there.
+    """
+
+
+@hookspec
+def grader_late_policies() -> Sequence[str]:
+    """Return the names of the late policies this plugin implements: the values of
+    ``policy`` in an ``assignment.toml``'s ``[late]`` table (docs/assignments.md). The
+    built-ins are ``none``, ``per_day``, ``per_hour`` and ``cutoff``."""
+
+
+@hookspec(firstresult=True)
+def grader_late_penalty(policy: dict[str, Any], lateness: dict[str, Any]) -> "dict[str, Any] | None":
+    """The penalty for one submission handed in after its deadline, or ``None`` when
+    ``policy["policy"]`` is not one of this plugin's policies.
+
+    ``policy`` is the ``[late]`` table as plain data (durations in seconds, fractions
+    between 0 and 1, dates as ISO 8601 strings; a policy's own keys are passed as
+    written). ``lateness`` holds ``seconds_late`` (past the grace period: always more
+    than 0), ``submitted_at`` and ``deadline`` (ISO 8601, the student's own deadline)
+    and ``extended`` (whether that deadline is an extension). Return
+    ``{"fraction": F, "message": TEXT}``: the share of the score taken off (0 to 1) and
+    the explanation the student reads ("2 days late: 20 % off"). The grace period, the
+    cap and the no-credit date of the ``[late]`` table are applied around this hook by
+    the grader, for every policy alike. Called on every run: a penalty is never cached.
     """

@@ -169,9 +169,12 @@ def notebook_order(registry: dict[str, Exercise]) -> list[Exercise]:
 
 
 def render_notebook(exercises: Sequence[Exercise], *, title: str = DEFAULT_TITLE,
-                    filename: str = DEFAULT_OUTPUT, check_command: str | None = None):
+                    filename: str = DEFAULT_OUTPUT, check_command: str | None = None,
+                    points: dict[str, float] | None = None):
     """The starter notebook (an ``nbformat`` v4 node) for ``exercises``, in that order; its
-    last cell runs ``check_command`` (default: ``grader check FILENAME``) as a shell line."""
+    last cell checks them live with ``grader.check(ID, ...)`` (the instructions also name
+    ``check_command``, default ``grader check FILENAME``, for a terminal). ``points``: each
+    exercise's points in the assignment (default: its own)."""
     import nbformat
 
     from grader.report import environment
@@ -182,8 +185,9 @@ def render_notebook(exercises: Sequence[Exercise], *, title: str = DEFAULT_TITLE
         return env.get_template(f"starter/{template}").render(**context).strip("\n")
 
     parts = [(e, starter_for(e)) for e in exercises]
-    total = sum(e.points for e in exercises)
-    context = dict(title=title, filename=filename, exercises=[e for e, _ in parts], total=total,
+    points = {e.id: (points or {}).get(e.id, e.points) for e in exercises}
+    total = sum(points.values())
+    context = dict(title=title, filename=filename, exercises=[e for e, _ in parts], total=total, points=points,
                    check_command=check_command or f"grader check {shlex.quote(filename)}")
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -204,9 +208,11 @@ def render_notebook(exercises: Sequence[Exercise], *, title: str = DEFAULT_TITLE
 
 
 def write_starter(exercises: Sequence[Exercise], output: Path, *, title: str = DEFAULT_TITLE,
-                  force: bool = False, only_these: bool = False) -> Path:
+                  force: bool = False, only_these: bool = False, assignment=None) -> Path:
     """Write the starter notebook for ``exercises`` at ``output`` (atomically). With
-    ``only_these``, its check cell grades just these exercises (``-e ID`` each)."""
+    ``only_these``, the terminal command it names grades just these exercises (``-e ID``
+    each). With an ``assignment`` (:class:`grader.assignment.Assignment`), the title
+    (unless given) and the points are the assignment's."""
     import nbformat
 
     from grader.cache import write_text_atomic
@@ -219,6 +225,12 @@ def write_starter(exercises: Sequence[Exercise], output: Path, *, title: str = D
     if not exercises:
         raise GraderError("no exercises to put in the starter notebook")
     command = f"grader check {shlex.quote(output.name)}" + "".join(f" -e {e.id}" for e in exercises if only_these)
-    nb = render_notebook(exercises, title=title, filename=output.name, check_command=command)
+    points = None
+    if assignment is not None:
+        title = assignment.title if title == DEFAULT_TITLE else title
+        points = {e.id: e.points for e in assignment.exercises}
+        if assignment.path is not None:
+            command += f" --assignment {shlex.quote(assignment.path.name)}"
+    nb = render_notebook(exercises, title=title, filename=output.name, check_command=command, points=points)
     write_text_atomic(output, nbformat.writes(nb) + "\n")
     return output

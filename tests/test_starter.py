@@ -15,7 +15,7 @@ from grader.exercise import Exercise
 from grader.plugins import make_plugin_manager
 from grader.starter import builtin_starters, generated_starter, parse_starter, starter_for, starter_path
 
-#: the student contract (EXERCISES.md): what each built-in exercise's starter must define
+#: the student contract (docs/exercises.md): what each built-in exercise's starter must define
 CONTRACT = {
     "tensor_ops": {"to_float_tensor", "column_standardize", "mask_mean", "batched_transpose"},
     "broadcasting": {"broadcast_shape", "outer_sum", "center_rows", "pairwise_sq_dists"},
@@ -64,7 +64,9 @@ def test_the_starter_notebook_of_every_builtin_grades_at_zero_with_not_implement
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# Week 3")
-    assert nb.cells[-1].cell_type == "code" and nb.cells[-1].source == "!grader check assignment.ipynb"
+    ids = ", ".join(f'"{e}"' for e in registry)
+    assert nb.cells[-1].cell_type == "code" and nb.cells[-1].source == f"import grader\n\ngrader.check({ids})"
+    assert "`grader check assignment.ipynb`" in nb.cells[-2].source  # the terminal way, named too
     code = [c.source for c in nb.cells if c.cell_type == "code"]
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     for exercise in registry.values():
@@ -82,7 +84,7 @@ def test_the_starter_notebook_of_every_builtin_grades_at_zero_with_not_implement
             assert check["status"] != "passed", (ex["id"], check)
             if check["status"] in ("failed", "error"):
                 assert "not implemented" in check["message"], (ex["id"], check["id"], check["message"])
-    assert any("skipped `!grader check assignment.ipynb`" in note for note in result["notes"])
+    assert any("skipped `grader.check(" in note and "live check" in note for note in result["notes"])
     assert not result["cells"], result["cells"]  # no cell raised
 
 
@@ -149,7 +151,8 @@ def test_user_errors(tmp_path, capsys):
     path = tmp_path / "a.ipynb"
     assert main(["starter", "tensor_ops", "-o", str(path)]) == 0
     nb = json.loads(path.read_text())
-    assert "".join(nb["cells"][-1]["source"]) == "!grader check a.ipynb -e tensor_ops"
+    assert "".join(nb["cells"][-1]["source"]) == 'import grader\n\ngrader.check("tensor_ops")'
+    assert "grader check a.ipynb -e tensor_ops" in "".join(nb["cells"][-2]["source"])
     assert main(["starter", "tensor_ops", "-o", str(path)]) == 2
     assert "already exists" in capsys.readouterr().err
     assert main(["starter", "tensor_ops", "-o", str(path), "--force"]) == 0

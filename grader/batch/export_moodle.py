@@ -4,7 +4,10 @@ Written when the submissions came in Moodle's layout (whose folder names carry e
 participant id). The columns are those of the worksheet Moodle offers for download;
 ``Identifier`` is ``Participant <id>``, which is what Moodle matches on. Rows without a
 score (``grader_error``, ``not_graded``) are left out. ``Feedback comments`` holds a
-one-line summary per exercise (Moodle shows it when feedback comments are enabled).
+one-line summary per exercise (Moodle shows it when feedback comments are enabled), and
+the instructor's adjustments and the late penalty with their reasons. ``Grade`` is the
+final score; ``Raw score``, ``Late penalty``, ``Adjustment`` and ``Lateness`` follow
+(Moodle's upload leaves columns it does not map alone).
 """
 
 from __future__ import annotations
@@ -17,15 +20,28 @@ from grader.batch.export_grades import number, write_csv
 
 FILENAME = "moodle_grading_worksheet.csv"
 HEADER = ["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum Grade", "Grade can be changed",
-          "Last modified (submission)", "Last modified (grade)", "Feedback comments"]
+          "Last modified (submission)", "Last modified (grade)", "Feedback comments",
+          "Raw score", "Late penalty", "Adjustment", "Lateness"]
 
 
 def _comment(r: dict[str, Any]) -> str:
     parts = [f"{e['id']}: {number(e['score'])}/{number(e['max_score'])}" for e in r.get("exercises", [])]
     text = "; ".join(parts)
+    info = r.get("assignment") or {}
+    for a in info.get("adjustments", []):
+        text += f". {a['exercise']} {a['points']} by the instructor: {a['reason']}"
+    if info.get("penalty"):
+        text += f". Late penalty: -{number(info['penalty'])} ({(info.get('lateness') or {}).get('message', '')})"
     if r["batch"]["status"] != "graded" and r["batch"]["message"]:
         text += f". {r['batch']['status']}: {r['batch']['message'][:300]}"
     return text
+
+
+def _extra(record: dict[str, Any]) -> list[str]:
+    from grader.batch.course import course_columns, plain_number
+
+    c = course_columns(record)
+    return [plain_number(c["raw_score"]), plain_number(c["penalty"]), plain_number(c["adjustment"]), c["lateness"]]
 
 
 @grader.hookimpl
@@ -34,5 +50,5 @@ def grader_export_batch(results: Sequence[dict[str, Any]], out_dir: Path):
     if not rows:
         return []
     lines = [[f"Participant {r['batch']['lms_id']}", r["batch"]["name"], r["batch"]["email"], "", number(r["score"]),
-              number(r["max_score"]), "Yes", "", "", _comment(r)] for r in rows if r["batch"]["has_score"]]
+              number(r["max_score"]), "Yes", "", "", _comment(r), *_extra(r)] for r in rows if r["batch"]["has_score"]]
     return [write_csv(Path(out_dir) / FILENAME, HEADER, lines)]

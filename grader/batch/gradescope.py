@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import grader
+from grader.assignment import read_toml
 from grader.batch.wheel import build_wheel, requirements
 from grader.errors import GraderError
 
 DEFAULT_ROOT = "/autograder"
+ASSIGNMENT_DIR = "assignment"  # in the zip: the assignment.toml and its extensions file
 CONFIG = "grader_config.json"
 VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
 
@@ -71,15 +73,19 @@ exit 0
 # ------------------------------------------------------------------ build
 def build_autograder(out: Path, exercise_ids: Sequence[str] | None = None, timeout: float | None = None,
                      device: str = "cpu", visibility: str = "visible", extra_requirements: Sequence[str] = (),
-                     pm=None) -> Path:
-    """Write the autograder zip and return its path."""
+                     pm=None, assignment: str | Path | None = None) -> Path:
+    """Write the autograder zip and return its path. With an ``assignment`` (an
+    ``assignment.toml``), the zip carries it (and its extensions file), and Gradescope's
+    score is the assignment's: weighted, and after the late policy by the submission's time."""
     import tempfile
 
-    from grader.engine import exercise_registry, select_exercises
+    from grader.assignment import open_assignment, select_for
+    from grader.engine import exercise_registry
     from grader.plugins import get_plugin_manager
 
     pm = pm or get_plugin_manager()
-    exercises = select_exercises(exercise_registry(pm), exercise_ids)
+    course = open_assignment(assignment, pm)
+    exercises = select_for(course, exercise_registry(pm), list(exercise_ids) if exercise_ids else None)
     if visibility not in VISIBILITIES:
         raise GraderError(f"unknown visibility {visibility!r} (choose from {', '.join(VISIBILITIES)})")
     if timeout is not None and timeout <= 0:
@@ -89,7 +95,8 @@ def build_autograder(out: Path, exercise_ids: Sequence[str] | None = None, timeo
         raise GraderError(f"exercise(s) {', '.join(outside)} come from a plugin outside the grader package; the "
                           f"autograder zip would not carry them (add the plugin with --requirement)")
     config = {"grader_version": grader.__version__, "exercises": [e.id for e in exercises],
-              "timeout": timeout, "device": device, "visibility": visibility}
+              "timeout": timeout, "device": device, "visibility": visibility,
+              "assignment": ASSIGNMENT_DIR + "/" + course.path.name if course and course.path else None}
     pinned = requirements()
     torch = next((r for r in pinned if r.startswith("torch==")), "torch")
     pinned = [r for r in pinned if not r.startswith("torch==")] + list(extra_requirements)
@@ -105,8 +112,25 @@ def build_autograder(out: Path, exercise_ids: Sequence[str] | None = None, timeo
             _add(zf, CONFIG, json.dumps(config, indent=2) + "\n")
             _add(zf, "requirements.txt", "\n".join(pinned) + "\n")
             zf.write(wheel, wheel.name)
+            for name, data in _assignment_files(course).items():
+                _add(zf, f"{ASSIGNMENT_DIR}/{name}", data)
     os.replace(tmp, out)
     return out
+
+
+def _assignment_files(course) -> dict[str, bytes]:
+    """The assignment file and the extensions file it names, for the zip."""
+    if course is None or course.path is None:
+        return {}
+    files = {course.path.name: course.path.read_bytes()}
+    data, _ = read_toml(course.path)
+    extensions = data.get("extensions")
+    if extensions:
+        if Path(extensions).is_absolute() or ".." in Path(extensions).parts:
+            raise GraderError(f"{course.path}: for the Gradescope zip, put the extensions file beside the "
+                              f"assignment (extensions = \"extensions.csv\"), not at {extensions}")
+        files[str(extensions)] = (course.path.parent / extensions).read_bytes()
+    return files
 
 
 def _add(zf: zipfile.ZipFile, name: str, data: str | bytes, executable: bool = False) -> None:
@@ -150,21 +174,26 @@ def run_autograder(root: Path, exercise_ids: Sequence[str] | None = None, timeou
     """Grade ``root/submission`` and write ``root/results/results.json``; returns what it wrote."""
     from grader.batch.layouts import _read_folder, pick_primary, stray_reason
     from grader.cache import write_text_atomic
-    from grader.engine import exercise_registry, grade_submission, select_exercises
+    from grader.assignment import limits_for, open_assignment, select_for
+    from grader.engine import exercise_registry, grade_submission
     from grader.plugins import get_plugin_manager
     from grader.sandbox import Limits
+    from grader.scoring import apply_assignment
     from grader.submission import load_submission
 
     root = Path(root).resolve()
     config_path = root / "source" / CONFIG
     config = json.loads(config_path.read_text()) if config_path.exists() else {}
     pm = pm or get_plugin_manager()
-    exercises = select_exercises(exercise_registry(pm), exercise_ids or config.get("exercises"))
+    course = open_assignment(root / "source" / config["assignment"], pm) if config.get("assignment") else None
+    exercises = select_for(course, exercise_registry(pm), list(exercise_ids or config.get("exercises") or []) or None)
     visibility = config.get("visibility", "visible")
     device = pm.hook.grader_select_device(requested=config.get("device", "cpu")) or "cpu"
     limits = Limits()
     if timeout or config.get("timeout"):
         limits.limit_total(float(timeout or config["timeout"]))
+    if course is not None:
+        limits = limits_for(course, float(timeout or config["timeout"]) if timeout or config.get("timeout") else None)
     submission_dir = root / "submission"
     found, _, _ = _read_folder(submission_dir, []) if submission_dir.is_dir() else ([], [], [])
     candidates = [f for f in found if not stray_reason(f.rel)]
@@ -180,9 +209,33 @@ def run_autograder(root: Path, exercise_ids: Sequence[str] | None = None, timeou
             if others:
                 result["notes"] = [f"graded {primary.rel}; also submitted: {', '.join(f.rel for f in others)}",
                                    *result["notes"]]
+            if course is not None:
+                result = apply_assignment(result, course, lateness=gradescope_lateness(root, course, pm))
             report = pm.hook.grader_render_report(result=result, fmt="md", color=False)
             data = results_json(result, visibility, report)
         except GraderError as exc:
             data = _failure_json(str(exc).replace(str(primary.path), primary.rel), exercises, visibility)
     write_text_atomic(root / "results" / "results.json", json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     return data
+
+
+def gradescope_lateness(root: Path, course, pm=None) -> dict[str, Any]:
+    """The submission's lateness from Gradescope's ``submission_metadata.json`` (its
+    ``created_at`` and the submitters' ids, for their extensions); ``unknown`` without it."""
+    from grader.lateness import assess
+    from grader.when import parse_when
+
+    try:
+        meta = json.loads((Path(root) / "submission_metadata.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = {}
+    meta = meta if isinstance(meta, dict) else {}
+    try:
+        submitted = parse_when(str(meta.get("created_at") or ""), course.zone()) if meta.get("created_at") else None
+    except ValueError:
+        submitted = None
+    users = [u for u in meta.get("users") or [] if isinstance(u, dict)]
+    ids = {str(u.get(k)) for u in users for k in ("sid", "email", "name") if u.get(k)}
+    extension = course.extension_for(ids)
+    return assess(submitted, course.deadline, course.late, pm, extension=extension.deadline if extension else None,
+                  time_source="submission_metadata.json (created_at)" if submitted else "")

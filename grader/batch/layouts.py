@@ -14,24 +14,33 @@ Layouts (``--layout``; ``auto`` picks from the names):
 - ``flat``: one file (or one folder) per student, named after the student.
 
 Names are normalised to NFC (macOS zips store NFD) and zip names that were stored as
-UTF-8 without the UTF-8 flag are decoded as UTF-8. Members of a zip are extracted by this
-module one by one into the staging folder (never ``extractall``): absolute paths, ``..``,
+UTF-8 without the UTF-8 flag are decoded as UTF-8 (names flagged UTF-8 that are not are
+read with U+FFFD where they are not). A name is the student's text: every ``rel`` is a
+display name (bytes that are not UTF-8 read as U+FFFD, control characters escaped,
+:func:`grader.text.display_name`); files are opened by their real ``path``. Members of a
+zip are extracted by this module one by one into the staging folder (never ``extractall``): absolute paths, ``..``,
 symbolic links and oversized members cannot escape or exhaust it.
 """
 
 from __future__ import annotations
 
+import bisect
+import io
 import os
 import re
 import shutil
 import stat
+import struct
 import time
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from grader.errors import GraderError
+from grader.text import display_name, printable
 
 LAYOUTS = ("auto", "flat", "canvas", "moodle", "gradescope")
 #: Files the grader can take, most preferred first (other files are handed to the loaders too
@@ -52,11 +61,12 @@ GRADESCOPE_METADATA = "submission_metadata.yml"
 class FoundFile:
     """One file of the input."""
 
-    rel: str  # its path inside the input, as the LMS named it ("/"-separated, NFC)
+    rel: str  # its path inside the input, as the LMS named it ("/"-separated, NFC; a display name)
     path: Path  # where its bytes are on this machine (for a zip: the extracted copy)
     size: int = 0
     mtime: float = 0.0
     problem: str | None = None  # set when the bytes could not be had (too large, unreadable)
+    zip_time: str = ""  # a zip member's own time, as the LMS wrote it (ISO 8601, no zone)
 
 
 @dataclass
@@ -72,6 +82,8 @@ class StudentSubmission:
     primary: FoundFile | None = None  # the file that is graded
     notes: list[str] = field(default_factory=list)  # what the instructor should know
     extra: dict[str, str] = field(default_factory=dict)  # layout-specific ids (canvas_submission_id, sid...)
+    submitted_at: str = ""  # when it was handed in (ISO 8601; no offset: the LMS's local time); "" when unknown
+    time_source: str = ""  # where that time comes from
 
 
 @dataclass
@@ -87,6 +99,7 @@ class Inventory:
         return {"layout": self.layout, "source": self.source, "strays": [list(s) for s in self.strays],
                 "metadata": self.metadata, "notes": self.notes,
                 "submissions": [{"student": s.key, "name": s.name, "lms_id": s.lms_id, "late": s.late,
+                                 "submitted_at": s.submitted_at or None, "time_source": s.time_source,
                                  "graded_file": s.primary.rel if s.primary else None,
                                  "files": [f.rel for f in s.files], "notes": s.notes} for s in self.submissions]}
 
@@ -94,6 +107,11 @@ class Inventory:
 # ------------------------------------------------------------------ names
 def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
+
+
+def shown(name: str | os.PathLike) -> str:
+    """A name from the input as the grader shows and writes it (NFC, a display name)."""
+    return nfc(display_name(name))
 
 
 def safe_key(text: str, limit: int = 80) -> str:
@@ -126,9 +144,13 @@ def stray_reason(rel: str) -> str | None:
     return None
 
 
-def _zip_name(info: zipfile.ZipInfo) -> str:
+def _zip_name(info: zipfile.ZipInfo, mislabelled: bool = False) -> str:
+    """A member's name; ``mislabelled`` when it was flagged UTF-8 but is not (its bytes
+    are then read as UTF-8, what is not becoming U+FFFD)."""
     name = info.filename
-    if not info.flag_bits & 0x800:  # no UTF-8 flag: zipfile decoded cp437; many tools wrote UTF-8 anyway
+    if mislabelled:
+        name = name.encode("cp437").decode("utf-8", "replace")
+    elif not info.flag_bits & 0x800:  # no UTF-8 flag: zipfile decoded cp437; many tools wrote UTF-8 anyway
         try:
             name = name.encode("cp437").decode("utf-8")
         except (UnicodeEncodeError, UnicodeDecodeError):
@@ -145,7 +167,7 @@ def _clean_rel(name: str) -> tuple[str, bool]:
         if part == "..":
             unsafe = True
             continue
-        parts.append(nfc(part))
+        parts.append(shown(part))
     return "/".join(parts), unsafe
 
 
@@ -174,11 +196,11 @@ def _read_folder(source: Path, exclude: list[Path]) -> tuple[list[FoundFile], li
                 dirnames.remove(d)
             elif full.is_symlink():
                 dirnames.remove(d)
-                skipped.append((nfc(full.relative_to(source).as_posix()), "symbolic link, not followed"))
+                skipped.append((shown(full.relative_to(source).as_posix()), "symbolic link, not followed"))
         dirnames.sort()
         for name in sorted(filenames):
             full = here / name
-            rel = nfc(full.relative_to(source).as_posix())
+            rel = shown(full.relative_to(source).as_posix())
             if full.is_symlink():
                 skipped.append((rel, "symbolic link, not followed"))
                 continue
@@ -200,13 +222,10 @@ def _read_zip(source: Path, staging: Path) -> tuple[list[FoundFile], list[tuple[
     staging.mkdir(parents=True)
     found, skipped, notes = [], [], []
     total = 0
-    try:
-        archive = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise GraderError(f"{source}: cannot open the zip file ({exc})") from None
+    archive, mislabelled = open_zip(source)
     with archive:
         for index, info in enumerate(archive.infolist()):
-            raw = _zip_name(info)
+            raw = _zip_name(info, index in mislabelled)
             rel, unsafe = _clean_rel(raw)
             if info.is_dir() or not rel:
                 continue
@@ -218,7 +237,8 @@ def _read_zip(source: Path, staging: Path) -> tuple[list[FoundFile], list[tuple[
             target_dir.mkdir()
             target = target_dir / _safe_basename(PurePosixPath(rel).name)
             mtime = time.mktime(info.date_time + (0, 0, -1)) if info.date_time[0] >= 1980 else 0.0
-            entry = FoundFile(rel, target, size=info.file_size, mtime=mtime)
+            entry = FoundFile(rel, target, size=info.file_size, mtime=mtime,
+                              zip_time=_zip_time(info.date_time))
             if unsafe:
                 notes.append(f"{raw!r}: unsafe path in the archive (absolute or with ..); read as {rel}")
             if info.file_size > MAX_MEMBER_BYTES:
@@ -232,7 +252,8 @@ def _read_zip(source: Path, staging: Path) -> tuple[list[FoundFile], list[tuple[
                     entry.size = written
                 except _TooLarge:
                     entry.problem = f"expands to more than {MAX_MEMBER_BYTES // (1024 * 1024)} MiB; not extracted"
-                except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+                except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError,
+                        ValueError) as exc:
                     entry.problem = f"cannot be extracted from the archive ({exc})"
             found.append(entry)
     return found, skipped, notes
@@ -240,6 +261,113 @@ def _read_zip(source: Path, staging: Path) -> tuple[list[FoundFile], list[tuple[
 
 class _TooLarge(Exception):
     pass
+
+
+def _zip_time(date_time: tuple) -> str:
+    """A member's time as the zip stores it (local time, no zone), or "" when unset."""
+    if date_time[0] <= 1980 and date_time[1:3] == (1, 1):
+        return ""
+    try:
+        return datetime(*date_time).isoformat()
+    except ValueError:
+        return ""
+
+
+# ------------------------------------------------------------------ names flagged UTF-8 that are not
+_ZIP: Any = zipfile  # its helpers for the end-of-central-directory record (private, stable since 2.x)
+_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")  # a central directory entry's fixed part (the zip format's)
+_CENTRAL_FLAGS, _LOCAL_FLAGS, _UTF8 = 8, 6, 0x800  # where the flags are in each header; "the name is UTF-8"
+
+
+def open_zip(source: Path) -> tuple[zipfile.ZipFile, set[int]]:
+    """The archive, and the indexes of members whose names are flagged UTF-8 but are not.
+    Python's zipfile refuses the whole archive for one such name; here it reads it as if
+    the flag were clear (the bytes are not changed on disk), so one student's odd file
+    name costs nothing but a U+FFFD in that name."""
+    try:
+        return zipfile.ZipFile(source), set()
+    except UnicodeDecodeError:
+        pass
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise GraderError(f"{display_name(source)}: cannot open the zip file ({exc})") from None
+    try:
+        handle = open(source, "rb")
+        patches, mislabelled = _central_patches(handle)
+        patched = _Patched(handle, patches)  # closed with the archive that reads it (when it is freed)
+        for index in mislabelled:  # the local headers repeat the flag: clear it there too
+            offset = zipfile.ZipFile(patched).infolist()[index].header_offset + _LOCAL_FLAGS
+            handle.seek(offset)
+            patched.patch(offset, struct.pack("<H", struct.unpack("<H", handle.read(2))[0] & ~_UTF8))
+        return zipfile.ZipFile(patched), mislabelled
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, struct.error, IndexError) as exc:
+        raise GraderError(f"{display_name(source)}: cannot open the zip file ({exc})") from None
+
+
+def _central_patches(handle) -> tuple[dict[int, bytes], set[int]]:
+    """``{offset: new flags}`` for the central directory entries whose names are flagged
+    UTF-8 and are not, and those entries' indexes."""
+    end = _ZIP._EndRecData(handle)  # the end-of-central-directory record (comment and zip64 handled)
+    if not end:
+        raise zipfile.BadZipFile("no end of central directory")
+    size, offset = end[_ZIP._ECD_SIZE], end[_ZIP._ECD_OFFSET]
+    concat = end[_ZIP._ECD_LOCATION] - size - offset
+    if end[_ZIP._ECD_SIGNATURE] == _ZIP.stringEndArchive64:
+        concat -= _ZIP.sizeEndCentDir64 + _ZIP.sizeEndCentDir64Locator
+    handle.seek(offset + concat)
+    directory = handle.read(size)
+    patches, mislabelled, pos, index = {}, set(), 0, 0
+    while pos + _CENTRAL.size <= len(directory) and directory.startswith(b"PK\x01\x02", pos):
+        fields = _CENTRAL.unpack_from(directory, pos)
+        flags, name_len, extra_len, comment_len = fields[5], fields[12], fields[13], fields[14]
+        name = directory[pos + _CENTRAL.size : pos + _CENTRAL.size + name_len]
+        if flags & _UTF8:
+            try:
+                name.decode("utf-8")
+            except UnicodeDecodeError:
+                patches[offset + concat + pos + _CENTRAL_FLAGS] = struct.pack("<H", flags & ~_UTF8)
+                mislabelled.add(index)
+        pos += _CENTRAL.size + name_len + extra_len + comment_len
+        index += 1
+    return patches, mislabelled
+
+
+class _Patched(io.RawIOBase):
+    """A read-only file that reads as ``handle`` with a few bytes replaced."""
+
+    def __init__(self, handle, patches: dict[int, bytes]) -> None:
+        self._handle, self._patches, self._starts = handle, dict(patches), sorted(patches)
+
+    def patch(self, offset: int, data: bytes) -> None:
+        self._patches[offset] = data
+        self._starts = sorted(self._patches)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._handle.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._handle.tell()
+
+    def readinto(self, buffer) -> int:
+        start = self._handle.tell()
+        n = self._handle.readinto(buffer)
+        first = bisect.bisect_left(self._starts, start - 8)
+        for at in self._starts[first:]:
+            if at >= start + (n or 0):
+                break
+            for i, byte in enumerate(self._patches[at]):
+                if start <= at + i < start + n:
+                    buffer[at + i - start] = byte
+        return n
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()
 
 
 def _safe_basename(name: str) -> str:
@@ -341,8 +469,74 @@ def parse_gradescope_metadata(text: str) -> dict[str, list[dict[str, str]]]:
             list_indent, person = None, None
             continue
         if person is not None and key in ("name", "sid", "email"):
-            person[key] = value
+            person[key] = printable(value, keep="")
     return result
+
+
+MOODLE_TIME_COLUMN = "Last modified (submission)"
+_MOODLE_TIME_FORMATS = ("%A, %d %B %Y, %I:%M %p", "%A, %d %B %Y, %H:%M", "%d %B %Y, %I:%M %p", "%d %B %Y, %H:%M")
+
+
+def parse_moodle_time(text: str) -> str:
+    """A time of Moodle's grading worksheet (``Tuesday, 5 March 2024, 11:15 PM``, in the
+    site's time zone) as ISO 8601 without a zone; "" when it is not a time (``-``)."""
+    text = " ".join(text.split())
+    for fmt in _MOODLE_TIME_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).isoformat()
+        except ValueError:
+            continue
+    try:
+        return datetime.fromisoformat(text).isoformat()
+    except ValueError:
+        return ""
+
+
+def _moodle_worksheets(kept: list[FoundFile], inventory: Inventory) -> tuple[list[FoundFile], dict[str, str]]:
+    """Moodle's grading worksheet, when the export carries one at its top: participant id ->
+    submission time. The worksheet is layout metadata, not a student's file."""
+    import csv
+
+    times: dict[str, str] = {}
+    rest = []
+    for f in kept:
+        if "/" in f.rel or not f.rel.lower().endswith(".csv") or MOODLE_RE.match(f.rel):
+            rest.append(f)  # a student's own file (even a CSV) never gives anyone's time
+            continue
+        try:
+            with open(f.path, newline="", encoding="utf-8-sig") as handle:
+                rows = list(csv.DictReader(handle))
+        except (OSError, UnicodeDecodeError, csv.Error):
+            rows = []
+        if not rows or "Identifier" not in rows[0] or MOODLE_TIME_COLUMN not in rows[0]:
+            rest.append(f)
+            continue
+        inventory.metadata.append(f.rel)
+        for row in rows:
+            pid = re.sub(r"\D", "", row.get("Identifier") or "")
+            when = parse_moodle_time(row.get(MOODLE_TIME_COLUMN) or "")
+            if pid and when:
+                times[pid] = when
+    return rest, times
+
+
+def parse_gradescope_times(text: str) -> dict[str, str]:
+    """``submission_<id>`` -> its ``:created_at:`` from ``submission_metadata.yml``, as ISO
+    8601 (``2024-01-01 12:00:00.000000000 -08:00`` -> ``2024-01-01T12:00:00-08:00``)."""
+    times: dict[str, str] = {}
+    current = None
+    for line in text.splitlines():
+        top = re.match(r"^:?(submission_\d+):\s*$", line.rstrip())
+        if top:
+            current = top.group(1)
+            continue
+        m = re.match(r"^\s+:created_at:\s*['\"]?(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:\.\d+)?\s*"
+                     r"(Z|UTC|[+-]\d\d:?\d\d)?['\"]?\s*$", line)
+        if current and m and line.startswith("  ") and not line.startswith("   "):
+            offset = m.group(3) or ""
+            offset = "+00:00" if offset in ("Z", "UTC") else (offset[:3] + ":" + offset[-2:] if offset else "")
+            times[current] = f"{m.group(1)}T{m.group(2)}{offset}"
+    return times
 
 
 @dataclass
@@ -355,6 +549,8 @@ class _Group:
     files: list[FoundFile] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     extra: dict[str, str] = field(default_factory=dict)
+    submitted_at: str = ""
+    time_source: str = ""
 
 
 def _flat_name(top: str, is_dir: bool) -> str:
@@ -386,7 +582,8 @@ def discover(source: Path, staging: Path, layout: str = "auto", exclude: list[Pa
         top_is_dir[top] = top_is_dir.get(top, False) or bool(rest)
     tops = sorted(top_is_dir)
     chosen = detect_layout(tops, top_is_dir) if layout == "auto" else layout
-    inventory = Inventory(layout=chosen, source=str(source), submissions=[], strays=strays, notes=input_notes)
+    inventory = Inventory(layout=chosen, source=display_name(source), submissions=[], strays=strays,
+                          notes=input_notes)
     if prefix:
         inventory.notes.append(f"everything was inside {prefix.rstrip('/')}/; read from there")
     if layout == "auto":
@@ -394,12 +591,17 @@ def discover(source: Path, staging: Path, layout: str = "auto", exclude: list[Pa
 
     groups: dict[str, _Group] = {}
     gradescope_people: dict[str, list[dict[str, str]]] = {}
+    gradescope_times: dict[str, str] = {}
+    moodle_times: dict[str, str] = {}
+    if chosen == "moodle":
+        kept, moodle_times = _moodle_worksheets(kept, inventory)
     if chosen == "gradescope":
         for f in kept:
             if f.rel == GRADESCOPE_METADATA:
                 inventory.metadata.append(f.rel)
                 try:
-                    gradescope_people = parse_gradescope_metadata(f.path.read_text("utf-8", "replace"))
+                    text = f.path.read_text("utf-8", "replace")
+                    gradescope_people, gradescope_times = parse_gradescope_metadata(text), parse_gradescope_times(text)
                 except OSError as exc:
                     inventory.notes.append(f"{f.rel}: cannot read ({exc.strerror}); students named by submission id")
         kept = [f for f in kept if f.rel != GRADESCOPE_METADATA]
@@ -419,6 +621,8 @@ def discover(source: Path, staging: Path, layout: str = "auto", exclude: list[Pa
             m = MOODLE_RE.match(top)
             if m:
                 group = groups.setdefault(f"moodle:{m['pid']}", _Group(f"moodle:{m['pid']}", nfc(m["name"]), m["pid"]))
+                if m["pid"] in moodle_times:
+                    group.submitted_at, group.time_source = moodle_times[m["pid"]], "the Moodle grading worksheet"
         elif chosen == "gradescope":
             m = GRADESCOPE_DIR_RE.match(top) if is_dir else None
             if m:
@@ -430,6 +634,9 @@ def discover(source: Path, staging: Path, layout: str = "auto", exclude: list[Pa
                     email = next((p["email"] for p in people if p.get("email")), "")
                     groups[ident] = group = _Group(ident, nfc(names), m["id"], email)
                     group.extra["gradescope_sid"] = sid
+                    if top in gradescope_times:
+                        group.submitted_at = gradescope_times[top]
+                        group.time_source = f"{GRADESCOPE_METADATA} (created_at)"
                     if len(people) > 1:
                         group.notes.append(f"group submission by {len(people)} students: {names}")
                     if not people and gradescope_people:
@@ -506,8 +713,13 @@ def _finish(g: _Group, layout: str) -> StudentSubmission:
     if duplicates:
         notes.append("the archive holds several entries named " + ", ".join(duplicates))
     base = _gradescope_key(g) if layout == "gradescope" and g.ident.startswith("gradescope:") else g.name
+    submitted_at, time_source = g.submitted_at, g.time_source
+    zip_times = [f.zip_time for f in files if f.zip_time]
+    if not submitted_at and zip_times and layout in ("canvas", "moodle"):
+        submitted_at, time_source = max(zip_times), f"the file time in the {layout.capitalize()} zip"
     return StudentSubmission(key=safe_key(base), name=g.name, lms_id=g.lms_id, email=g.email, late=g.late,
-                             files=files, primary=primary, notes=notes, extra=dict(g.extra))
+                             files=files, primary=primary, notes=notes, extra=dict(g.extra),
+                             submitted_at=submitted_at, time_source=time_source)
 
 
 def _assign_keys(subs: list[StudentSubmission]) -> list[StudentSubmission]:
