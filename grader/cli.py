@@ -1,8 +1,10 @@
 """The command line: ``grader check`` for students; ``list``, ``verify``, ``starter``,
-``new``, ``batch`` and ``gradescope`` for instructors.
+``docs``, ``new``, ``sandbox``, ``batch`` and ``gradescope`` for instructors.
 
 User errors (:class:`grader.GraderError`) are caught once, here: one line on stderr,
-exit status 2, no traceback.
+exit status 2, no traceback. Anything else is a bug in the grader: one line on stderr and
+exit status 3 (the traceback too with ``GRADER_DEBUG=1``). Exit status 1 means only "below
+``--fail-under``" (:class:`grader.states.ExitCode`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from pathlib import Path
 
 import grader
 from grader.errors import GraderError
+from grader.states import ExitCode
+from grader.text import printable
+
+DEBUG_ENV = "GRADER_DEBUG"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,12 +37,22 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="grade one submission (.py or .ipynb)")
     check.add_argument("submission", help="the student's .py module or .ipynb notebook")
     check.add_argument("--exercise", "-e", action="append", metavar="ID", help="grade only this exercise (repeatable)")
-    check.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    check.add_argument("--device", help="cpu, cuda or auto (default: the assignment's, else cpu)")
     check.add_argument("--format", "-f", default="text", help="text, json, html or md (default: text)")
     check.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     check.add_argument("--fail-under", type=float, metavar="N", help="exit 1 when the score is below N")
     check.add_argument("--timeout", type=float, metavar="S", help="time limit for the whole submission, in seconds")
+    check.add_argument("--cell-timeout", type=float, metavar="S",
+                       help="CPU-time limit for each top-level statement of a cell or module, in seconds "
+                            "(default 30, at most half of --timeout; docs/limits.md)")
     check.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour in text reports")
+    check.add_argument("--assignment", metavar="FILE",
+                       help="grade as this assignment.toml says: its exercises, points, limits and device "
+                            "(docs/assignments.md)")
+    check.add_argument("--submitted-at", metavar="WHEN",
+                       help="with --assignment: when it was handed in, e.g. '2025-03-02 10:00', to apply the late "
+                            "policy")
+    check.add_argument("--student", metavar="ID", help="with --assignment: the student, for their extension")
 
     commands.add_parser("list", help="list the exercises the grader knows")
 
@@ -51,11 +67,22 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the notebook to write (default: assignment.ipynb)")
     starter.add_argument("--title", default="PyTorch exercises", help="the notebook's title")
     starter.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    starter.add_argument("--assignment", metavar="FILE",
+                         help="the assignment.toml: its exercises, in its order, its title and its points")
+
+    docs = commands.add_parser("docs", help="write the students' page of the exercises (docs/exercises.md)")
+    docs.add_argument("exercise", nargs="*", metavar="ID", help="exercise ids (default: all)")
+    docs.add_argument("--output", "-o", default="docs/exercises.md", metavar="FILE",
+                      help="the Markdown file to write (default: docs/exercises.md); - for stdout")
 
     new = commands.add_parser("new", help="scaffold an exercise plugin package (pip install -e it, then grader list)")
     new.add_argument("id", help="the new exercise's id (lowercase letters, digits, underscores)")
     new.add_argument("--dir", metavar="PATH", help="the package folder to create (default: ./grader-<id>)")
     new.add_argument("--title", help="the exercise's title (default: from the id)")
+
+    sandbox = commands.add_parser("sandbox", help="show what this machine's sandbox does (runs an empty submission)")
+    sandbox.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    sandbox.add_argument("--format", "-f", choices=("text", "json"), default="text", help="text or json")
 
     from grader.batch.cli import add_parsers as add_batch_parsers
 
@@ -65,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _write_report(text: str, output: str | None) -> None:
     if output is None:
+        if hasattr(sys.stdout, "reconfigure"):
+            sys.stdout.reconfigure(errors="replace")  # a terminal that cannot show ✓ gets "?", not a crash
         sys.stdout.write(text)
         sys.stdout.flush()
         return
@@ -74,32 +103,36 @@ def _write_report(text: str, output: str | None) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from grader.engine import exercise_registry, grade_path, select_exercises
+    from grader.assignment import limits_for, open_assignment, select_for
+    from grader.engine import exercise_registry, grade_path
     from grader.plugins import get_plugin_manager
-    from grader.sandbox import Limits
     from grader.sandbox.launch import WorkerPool
 
     pm = get_plugin_manager()
     formats = {f for fs in pm.hook.grader_report_formats() for f in fs}
     if args.format not in formats:
         raise GraderError(f"unknown format {args.format!r} (choose from {', '.join(sorted(formats))})")
-    limits = Limits()
-    if args.timeout is not None:
-        if args.timeout <= 0:
-            raise GraderError("--timeout must be positive")
-        limits.limit_total(args.timeout)
-    exercises = select_exercises(exercise_registry(pm), args.exercise)
+    assignment = open_assignment(args.assignment, pm)
+    if assignment is None and (args.submitted_at or args.student):
+        raise GraderError("--submitted-at and --student need --assignment FILE (its deadline and extensions)")
+    limits = limits_for(assignment, args.timeout, args.cell_timeout)
+    exercises = select_for(assignment, exercise_registry(pm), args.exercise)
+    device = args.device or (assignment.device if assignment else None) or "cpu"
     # the warm worker imports torch while this process reads the submission
     with WorkerPool(1, preload=sorted({e.module for e in exercises})) as pool:
-        result = grade_path(args.submission, args.exercise, device=args.device, limits=limits, pm=pm,
+        result = grade_path(args.submission, [e.id for e in exercises], device=device, limits=limits, pm=pm,
                             pool=pool).to_dict()
+    if assignment is not None:
+        from grader.scoring import assess_and_apply
+
+        result = assess_and_apply(result, assignment, args.submitted_at, args.student, pm)
     color = args.color == "always" or (args.color == "auto" and args.output is None and sys.stdout.isatty()
                                        and not os.environ.get("NO_COLOR"))
     text = pm.hook.grader_render_report(result=result, fmt=args.format, color=color)
     _write_report(text, args.output)
     if args.fail_under is not None and result["score"] < args.fail_under:
-        return 1
-    return 0
+        return ExitCode.BELOW_THRESHOLD
+    return ExitCode.OK
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -117,7 +150,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     widths = [max(len(r[i]) for r in rows + [("id", "title", "points", "from")]) for i in range(4)]
     for row in [("id", "title", "points", "from")] + rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
-    return 0
+    return ExitCode.OK
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -135,7 +168,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"{'ok  ' if f.ok else 'FAIL'}  {f.exercise:<18} {f.subject:<28} {f.detail}")
     failed = sum(not f.ok for f in findings)
     print(f"{len(findings) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    return ExitCode.BELOW_THRESHOLD if failed else ExitCode.OK
 
 
 def cmd_starter(args: argparse.Namespace) -> int:
@@ -143,11 +176,30 @@ def cmd_starter(args: argparse.Namespace) -> int:
     from grader.plugins import get_plugin_manager
     from grader.starter import notebook_order, write_starter
 
+    from grader.assignment import open_assignment, select_for
+
     registry = exercise_registry(get_plugin_manager())
-    exercises = select_exercises(registry, args.exercise) if args.exercise else notebook_order(registry)
+    assignment = open_assignment(args.assignment)
+    if assignment is not None:
+        exercises = select_for(assignment, registry, args.exercise)
+    else:
+        exercises = select_exercises(registry, args.exercise) if args.exercise else notebook_order(registry)
     path = write_starter(exercises, Path(args.output), title=args.title, force=args.force,
-                         only_these=bool(args.exercise))
+                         only_these=bool(args.exercise), assignment=assignment)
     print(f"wrote {path}: {len(exercises)} exercise(s): {', '.join(e.id for e in exercises)}")
+    return ExitCode.OK
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from grader import catalogue_docs
+    from grader.engine import exercise_registry, select_exercises
+    from grader.plugins import get_plugin_manager
+
+    exercises = select_exercises(exercise_registry(get_plugin_manager()), args.exercise)
+    if args.output == "-":
+        sys.stdout.write(catalogue_docs.render(exercises))
+    else:
+        print(f"wrote {catalogue_docs.write(exercises, Path(args.output))}: {len(exercises)} exercise(s)")
     return 0
 
 
@@ -160,7 +212,21 @@ def cmd_new(args: argparse.Namespace) -> int:
     root = Path(args.dir) if args.dir else Path(package_names(args.id)[1])
     print(f"created the exercise plugin {args.id!r} in {root}/ ({len(files)} files). Next:")
     print(f"  pip install -e {root}      # then: grader list, grader verify {args.id}, pytest {root}")
-    return 0
+    return ExitCode.OK
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    """Exit 1 when a protection a cluster worker needs is missing (the report says which)."""
+    import json
+
+    from grader.options import resolve_device
+    from grader.plugins import get_plugin_manager
+    from grader.sandbox.diagnose import describe, diagnose, missing_protections
+
+    pm = get_plugin_manager()
+    report = diagnose(device=resolve_device(pm, args.device), pm=pm)
+    sys.stdout.write(json.dumps(report, indent=2) + "\n" if args.format == "json" else describe(report))
+    return ExitCode.BELOW_THRESHOLD if missing_protections(report) or report.get("problem") else ExitCode.OK
 
 
 def _select_plugins(options: list[str]) -> None:
@@ -179,11 +245,28 @@ def main(argv: list[str] | None = None) -> int:
         from grader.batch.cli import cmd_batch, cmd_gradescope
 
         handler = {"check": cmd_check, "list": cmd_list, "verify": cmd_verify, "starter": cmd_starter,
-                   "new": cmd_new, "batch": cmd_batch, "gradescope": cmd_gradescope}[args.command]
+                   "new": cmd_new, "docs": cmd_docs, "sandbox": cmd_sandbox, "batch": cmd_batch,
+                   "gradescope": cmd_gradescope}[args.command]
         return handler(args)
     except GraderError as exc:
-        print(f"grader: error: {exc}", file=sys.stderr)
-        return 2
+        print(f"grader: error: {printable(str(exc), keep='')}", file=sys.stderr)
+        return ExitCode.USAGE
     except KeyboardInterrupt:
         print("grader: interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:  # `grader check ... | head`: the reader has gone; nothing to say to it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitCode.OK
+    except Exception as exc:  # noqa: BLE001 - a bug in the grader: one line, never a traceback
+        return _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> int:
+    if os.environ.get(DEBUG_ENV):
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+    detail = printable(f"{type(exc).__name__}: {exc}", keep="")[:300]
+    hint = "" if os.environ.get(DEBUG_ENV) else f"; run again with {DEBUG_ENV}=1 for the traceback"
+    print(f"grader: internal error: {detail} (a bug in the grader, not in the submission{hint})", file=sys.stderr)
+    return ExitCode.INTERNAL

@@ -22,6 +22,7 @@ from typing import Sequence
 from grader.engine import grade_submission
 from grader.exercise import Exercise
 from grader.sandbox import Limits
+from grader.sandbox.launch import WorkerPool
 from grader.submission import load_module
 
 _HEADER = re.compile(r"^#\s*(mutant|expect-fail|expect-hint|probe-seconds)\s*:\s*(.+?)\s*$")
@@ -61,8 +62,9 @@ def read_mutants(exercise: Exercise) -> list[Mutant]:
     return mutants
 
 
-def _grade(path: Path, exercise: Exercise, device: str, limits: Limits) -> dict:
-    return grade_submission(load_module(path), [exercise], device=device, limits=limits).to_dict()["exercises"][0]
+def _grade(path: Path, exercise: Exercise, device: str, limits: Limits, pool: WorkerPool | None) -> dict:
+    return grade_submission(load_module(path), [exercise], device=device, limits=limits,
+                            pool=pool).to_dict()["exercises"][0]
 
 
 def _judge_reference(exercise: Exercise, result: dict) -> Finding:
@@ -91,9 +93,14 @@ def _judge_mutant(exercise: Exercise, mutant: Mutant, result: dict) -> Finding:
 
 
 def verify(exercises: Sequence[Exercise], *, device: str = "cpu", limits: Limits | None = None,
-           jobs: int | None = None) -> list[Finding]:
-    """Grade every reference and mutant of ``exercises`` (in parallel) and judge them."""
+           jobs: int | None = None, pool: WorkerPool | None = None) -> list[Finding]:
+    """Grade every reference and mutant of ``exercises`` (``jobs`` at a time, forked from
+    warm workers: ``pool``, or one made for the run) and judge them."""
     limits = limits or Limits()
+    jobs = jobs or os.cpu_count() or 1
+    if pool is None:
+        with WorkerPool(jobs, preload=sorted({e.module for e in exercises}), warm=True) as own:
+            return verify(exercises, device=device, limits=limits, jobs=jobs, pool=own)
     findings: list[Finding] = []
     jobs_list = []
     for exercise in exercises:
@@ -116,12 +123,12 @@ def verify(exercises: Sequence[Exercise], *, device: str = "cpu", limits: Limits
         if mutant is not None and mutant.probe_seconds:
             job_limits = Limits(**{**limits.to_dict(), "probe_seconds": mutant.probe_seconds})
         try:
-            result = _grade(path, exercise, device, job_limits)
+            result = _grade(path, exercise, device, job_limits, pool)
         except Exception as exc:  # noqa: BLE001 - reported as a finding
             return Finding(exercise.id, "reference" if mutant is None else mutant.path.name, False,
                            f"{type(exc).__name__}: {exc}")
         return _judge_reference(exercise, result) if mutant is None else _judge_mutant(exercise, mutant, result)
 
-    with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
-        findings.extend(pool.map(run, jobs_list))
+    with ThreadPoolExecutor(max_workers=jobs) as threads:
+        findings.extend(threads.map(run, jobs_list))
     return findings

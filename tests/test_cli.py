@@ -1,6 +1,7 @@
-"""`grader check` as INTERFACES.md specifies it: exit codes, JSON on stdout, formats."""
+"""`grader check` as docs/interfaces.md specifies it: exit codes, JSON on stdout, formats."""
 
 import json
+import time
 
 import jsonschema
 import pytest
@@ -100,3 +101,41 @@ def test_list_names_every_builtin_exercise():
     proc = run_cli("list")
     assert proc.returncode == 0
     assert "tensor_ops" in proc.stdout and "broadcasting" in proc.stdout and "builtin" in proc.stdout
+
+
+@pytest.mark.parametrize("command", ["check", "batch"])
+def test_cell_timeout_is_documented_in_help(command):
+    proc = run_cli(command, "--help")
+    assert proc.returncode == 0
+    assert "--cell-timeout S" in proc.stdout
+    assert "CPU-time limit for each top-level statement" in " ".join(proc.stdout.split())
+
+
+def test_cell_timeout_stops_one_statement_and_the_rest_is_graded(tmp_path):
+    from conftest import notebook
+
+    path = tmp_path / "nb.ipynb"
+    path.write_text(notebook("import torch\nwhile True:\n    pass\n"
+                             "def mask_mean(mask):\n    return mask.float().mean()"))
+    started = time.monotonic()
+    proc = run_cli("check", str(path), "-e", "tensor_ops", "--cell-timeout", "1", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert time.monotonic() - started < 25  # the default (30 s of CPU) would not have stopped it yet
+    result = json.loads(proc.stdout)
+    assert [(c["label"], c["line"], c.get("stop")) for c in result["cells"]] == [("cell 1", 2, "time_limit")]
+    assert "time limit of 1 s" in result["cells"][0]["message"]
+    mask_mean = [c for c in result["exercises"][0]["checks"] if c["id"].startswith("mask_mean.")]
+    assert mask_mean and all(c["status"] == "passed" for c in mask_mean)
+    bad = run_cli("check", str(path), "--cell-timeout", "0")
+    assert bad.returncode == 2 and "--cell-timeout must be a positive number" in bad.stderr
+
+
+def test_grader_sandbox_reports_what_the_sandbox_does():
+    proc = run_cli("sandbox", "--format", "json")
+    report = json.loads(proc.stdout)
+    from grader.sandbox.diagnose import missing_protections
+
+    assert proc.returncode == (1 if missing_protections(report) or report.get("problem") else 0), proc.stderr
+    assert report["grader"] and report["fingerprints"]["tensor_ops"]
+    text = run_cli("sandbox")
+    assert "seccomp filter" in text.stdout and "exercise fingerprints:" in text.stdout
