@@ -56,7 +56,7 @@ class Assignment:
     path: Path | None = None
     lms_column: str = ""  # the Canvas gradebook column (default: the title)
     device: str | None = None
-    timeout: float | None = None  # the whole submission, wall clock
+    timeout: float | None = None  # the whole submission, CPU seconds (grader.options.make_limits)
     cell_timeout: float | None = None
     deadline: datetime | None = None
     timezone: str = "UTC"

@@ -3,8 +3,9 @@
 
 User errors (:class:`grader.GraderError`) are caught once, here: one line on stderr,
 exit status 2, no traceback. Anything else is a bug in the grader: one line on stderr and
-exit status 3 (the traceback too with ``GRADER_DEBUG=1``). Exit status 1 means only "below
-``--fail-under``" (:class:`grader.states.ExitCode`).
+exit status 3 (the traceback too with ``GRADER_DEBUG=1``). Exit status 1 means "done, but
+not good": ``check`` below ``--fail-under``, ``verify`` with a finding, ``sandbox`` without a
+protection, ``batch`` with grader errors (:class:`grader.states.ExitCode`).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--format", "-f", default="text", help="text, json, html or md (default: text)")
     check.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     check.add_argument("--fail-under", type=float, metavar="N", help="exit 1 when the score is below N")
-    check.add_argument("--timeout", type=float, metavar="S", help="time limit for the whole submission, in seconds")
+    check.add_argument("--timeout", type=float, metavar="S", help="CPU-time limit for the whole submission, in seconds (default 600)")
     check.add_argument("--cell-timeout", type=float, metavar="S",
                        help="CPU-time limit for each top-level statement of a cell or module, in seconds "
                             "(default 30, at most half of --timeout; docs/limits.md)")
@@ -200,7 +201,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
         sys.stdout.write(catalogue_docs.render(exercises))
     else:
         print(f"wrote {catalogue_docs.write(exercises, Path(args.output))}: {len(exercises)} exercise(s)")
-    return 0
+    return ExitCode.OK
 
 
 def cmd_new(args: argparse.Namespace) -> int:

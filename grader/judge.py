@@ -18,7 +18,7 @@ from grader.integrity import Integrity, apply_unverified
 from grader.exercise import Check, CheckContext, Exercise, StudentFailed, Verdict
 from grader.results import CheckResult, ExerciseResult
 from grader.sandbox import RunOutcome
-from grader.states import CheckStatus, ExerciseStatus
+from grader.states import CellStatus, CheckStatus, ExerciseStatus
 from grader.static import StudentSource
 from grader.submission import Submission
 from grader.text import student_message
@@ -157,10 +157,10 @@ def cell_report(submission: Submission, outcome: RunOutcome) -> tuple[list[dict[
             continue
         entry = {"label": unit.label, "line": _line_of(unit, state.error)}
         if state.stop is not None:
-            entry.update(status="stopped", message=state.stop.message, stop=state.stop.kind.value)
+            entry.update(status=CellStatus.STOPPED.value, message=state.stop.message, stop=state.stop.kind.value)
         else:
             error = _clean(state.error)
-            entry.update(status="error", message=error.describe(), error=error.type)
+            entry.update(status=CellStatus.ERROR.value, message=error.describe(), error=error.type)
         cells.append(entry)
         failed.append((unit.label, state.error, unit.source))
     return cells, failed

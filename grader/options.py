@@ -15,7 +15,8 @@ def resolve_device(pm, requested: str) -> str:
 
 
 def make_limits(timeout: float | None = None, cell_timeout: float | None = None) -> Limits:
-    """The sandbox's limits for ``--timeout S`` (the whole submission, wall clock) and
+    """The sandbox's limits for ``--timeout S`` (the whole submission, CPU time of the
+    sandbox, with a wall-clock backstop of twice that plus 5 s) and
     ``--cell-timeout S`` (each top-level statement, CPU time; default 30 s, at most half
     of ``--timeout``)."""
     limits = Limits()

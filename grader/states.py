@@ -28,6 +28,13 @@ class ExerciseStatus(StrEnum):
     ERROR = "error"  # the submission could not run at all
 
 
+class CellStatus(StrEnum):
+    """What happened to a cell (or top-level statement) the report lists (``cells[].status``)."""
+
+    ERROR = "error"  # it raised; the cells after it still ran
+    STOPPED = "stopped"  # the sandbox stopped it (a limit, a crash); it was skipped when the rest ran again
+
+
 class StopKind(StrEnum):
     """Why the sandbox stopped a cell, a probe or the whole run."""
 

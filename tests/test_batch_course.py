@@ -282,3 +282,31 @@ def test_a_student_cannot_hand_in_the_worksheet(tmp_path):
     assert inventory.metadata == ["worksheet.csv"]
     jane = next(s for s in inventory.submissions if s.lms_id == "201")
     assert (jane.submitted_at, jane.time_source) == ("2024-01-01T10:00:00", "the Moodle grading worksheet")
+
+
+def test_a_row_without_a_result_has_the_assignment_points(tmp_path):
+    """A grader error (here: its feedback could not be rendered) scores nothing, but its
+    max_score is the assignment's, like every other row's."""
+    import grader
+    from grader.plugins import make_plugin_manager
+
+    class Breaks:
+        @grader.hookimpl
+        def grader_render_report(self, result, fmt, color):
+            if fmt == "html" and "broken" in result["submission"]:
+                raise RuntimeError("the feedback template broke")
+
+    source = tmp_path / "class"
+    source.mkdir()
+    (source / "honest.py").write_text(REFERENCE)
+    (source / "broken.py").write_text(REFERENCE)
+    (tmp_path / "assignment.toml").write_text('title = "HW"\n[exercises.tensor_ops]\npoints = 20\n')
+    pm = make_plugin_manager(autoload=False)
+    pm.register(Breaks(), name="breaks")
+    out = tmp_path / "out"
+    run_batch(BatchOptions(source=source, out=out, assignment=str(tmp_path / "assignment.toml"), jobs=1,
+                           progress="none"), pm=pm)
+    with open(out / "grades.csv", newline="", encoding="utf-8") as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    assert rows["broken"]["status"] == "grader_error" and rows["broken"]["score"] == "", rows["broken"]
+    assert rows["broken"]["max_score"] == rows["honest"]["max_score"] == "20"

@@ -21,8 +21,8 @@ def add_parsers(commands) -> None:
     batch.add_argument("--exercise", "-e", action="append", metavar="ID",
                        help="grade only this exercise (repeatable)")
     batch.add_argument("--jobs", "-j", type=int, metavar="N",
-                       help="submissions graded at once (default: the CPU count)")
-    batch.add_argument("--timeout", type=float, metavar="S", help="time limit for each submission, in seconds")
+                       help="submissions graded at once (default: the CPU count, at most one per 3 GiB of memory)")
+    batch.add_argument("--timeout", type=float, metavar="S", help="CPU-time limit for each submission, in seconds (default 600)")
     batch.add_argument("--cell-timeout", type=float, metavar="S",
                        help="CPU-time limit for each top-level statement of a cell or module, in seconds "
                             "(default 30, at most half of --timeout; docs/limits.md)")

@@ -35,7 +35,7 @@ from grader.batch.progress import Progress
 from grader.cache import write_text_atomic
 from grader.cache import read_json, write_json_atomic
 from grader.errors import GraderError
-from grader.states import RowStatus, StopKind
+from grader.states import CellStatus, RowStatus, StopKind
 from grader.text import display_name, printable
 
 STATE_DIR = ".grader-batch"
@@ -106,11 +106,12 @@ def classify(result: dict[str, Any]) -> tuple[RowStatus, str]:
         return RowStatus.GRADER_ERROR, next(s["message"] for s, k in zip(stops, kinds) if k.is_infrastructure)
     if any(k.is_time for k in kinds):
         stop = next(s for s, k in zip(stops, kinds) if k.is_time)
-        return RowStatus.TIMEOUT, f"{stop.get('where', '')}: {stop.get('message', '')}".strip(": ")
+        where, message = str(stop.get("where", "")), str(stop.get("message", ""))
+        return RowStatus.TIMEOUT, message if where in message else f"{where}: {message}".strip(": ")
     if first is not None:
         return RowStatus.ERROR, str(first.get("message", ""))
     raised = [f"{c['label']}: {_last_line(c.get('message', ''))}" for c in result.get("cells", [])
-              if c.get("status") == "error"]
+              if c.get("status") == CellStatus.ERROR]
     return RowStatus.GRADED, ("; ".join(raised))[:500]
 
 
@@ -120,21 +121,26 @@ def _last_line(message: str) -> str:
     return lines[0] if lines else "error"
 
 
-def placeholder_result(exercises, display: str, device: str, reason: str) -> dict[str, Any]:
-    """A result object of the usual shape for a submission that could not be graded."""
+def placeholder_result(exercises, display: str, device: str, reason: str,
+                       points: dict[str, float] | None = None) -> dict[str, Any]:
+    """A result object of the usual shape for a submission that could not be graded
+    (``points``: each exercise's points in the assignment, when there is one)."""
     from grader.results import ExerciseResult, GradeResult
     from grader.states import ExerciseStatus
 
+    points = points or {}
     return GradeResult(submission=display, device=device, notes=[reason],
                        exercises=[ExerciseResult(id=e.id, title=e.title, status=ExerciseStatus.ERROR, score=0.0,
-                                                 max_score=e.points, message=reason) for e in exercises]).to_dict()
+                                                 max_score=points.get(e.id, e.points), message=reason)
+                                  for e in exercises]).to_dict()
 
 
-def export_record(row: Row, layout: str, assignment: str, exercises) -> dict[str, Any]:
+def export_record(row: Row, layout: str, assignment: str, exercises,
+                  points: dict[str, float] | None = None) -> dict[str, Any]:
     """What the ``grader_export_batch`` hook receives for one row."""
     sub = row.sub
     display = sub.primary.rel if sub.primary else ""
-    result = row.final or row.result or placeholder_result(exercises, display, "", row.message)
+    result = row.final or row.result or placeholder_result(exercises, display, "", row.message, points)
     record = dict(result)
     record["student"] = sub.key
     record["batch"] = {
@@ -389,8 +395,9 @@ def _run_locked(options, pm, exercises, device, executor, jobs, limits, source, 
                                                    "run the same command again to grade it")
 
     ordered = [rows[s.key] for s in inventory.submissions]
+    points = {e.id: e.points for e in rules.assignment.exercises}
     written = _finish(pm, out, state, inventory, ordered, exercises, assignment, options, interrupted,
-                      time.monotonic() - started, graded)
+                      time.monotonic() - started, graded, points)
     counts = {s: sum(1 for r in ordered if r.status == s) for s in STATUSES}
     return BatchReport(out=out, layout=inventory.layout, total=len(ordered), graded=graded,
                        unchanged=len(ordered) - graded - counts[RowStatus.NOT_GRADED],
@@ -485,16 +492,17 @@ def _save_to_cache(path: Path, row: Row, progress: Progress) -> None:
         progress.message(f"grader: warning: could not cache {row.sub.key}'s result ({exc})")
 
 
-def _records(rows: list[Row], layout: str, assignment: str, exercises) -> list[dict[str, Any]]:
+def _records(rows: list[Row], layout: str, assignment: str, exercises,
+             points: dict[str, float] | None = None) -> list[dict[str, Any]]:
     """What the exporters receive, one record per row: a row whose record cannot be made
     is exported as a grader error that says why."""
     records = []
     for row in rows:
         try:
-            records.append(export_record(row, layout, assignment, exercises))
+            records.append(export_record(row, layout, assignment, exercises, points))
         except Exception as exc:  # noqa: BLE001
             records.append(export_record(_failed_row(row.sub, "exporting its row", exc), layout, assignment,
-                                         exercises))
+                                         exercises, points))
     return records
 
 
@@ -541,10 +549,11 @@ def _write_student_files(pm, out: Path, row: Row) -> None:
 
 
 def _finish(pm, out: Path, state: Path, inventory: Inventory, rows: list[Row], exercises, assignment: str,
-            options: BatchOptions, interrupted: bool, seconds: float, graded: int) -> list[Path]:
+            options: BatchOptions, interrupted: bool, seconds: float, graded: int,
+            points: dict[str, float] | None = None) -> list[Path]:
     from grader.batch.summary import write_summary
 
-    records = _records(rows, inventory.layout, assignment, exercises)
+    records = _records(rows, inventory.layout, assignment, exercises, points)
     written, problems = _export(pm, records, out)
     inventory.notes.extend(problems)
     try:
