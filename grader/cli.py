@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--format", "-f", default="text", help="text, json, html or md (default: text)")
     check.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     check.add_argument("--fail-under", type=float, metavar="N", help="exit 1 when the score is below N")
-    check.add_argument("--timeout", type=float, metavar="S", help="CPU-time limit for the whole submission, in seconds (default 600)")
+    check.add_argument("--timeout", type=float, metavar="S",
+                       help="CPU-time limit for the whole submission, in seconds (default 600)")
     check.add_argument("--cell-timeout", type=float, metavar="S",
                        help="CPU-time limit for each top-level statement of a cell or module, in seconds "
                             "(default 30, at most half of --timeout; docs/limits.md)")
@@ -156,15 +157,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from grader.engine import exercise_registry, select_exercises
+    from grader.options import resolve_device
     from grader.plugins import get_plugin_manager
     from grader.verify import verify
 
     pm = get_plugin_manager()
     exercises = select_exercises(exercise_registry(pm), args.exercise)
-    device = pm.hook.grader_select_device(requested=args.device)
-    if device is None:
-        raise GraderError(f"unknown device {args.device!r}")
-    findings = verify(exercises, device=device, jobs=args.jobs)
+    findings = verify(exercises, device=resolve_device(pm, args.device), jobs=args.jobs)
     for f in findings:
         print(f"{'ok  ' if f.ok else 'FAIL'}  {f.exercise:<18} {f.subject:<28} {f.detail}")
     failed = sum(not f.ok for f in findings)

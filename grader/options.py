@@ -14,6 +14,14 @@ def resolve_device(pm, requested: str) -> str:
     return chosen
 
 
+def check_device_name(pm, requested: str) -> None:
+    """Refuse a device no plugin knows, without needing it here (``gradescope build`` on a
+    laptop for a GPU machine): the built-in names pass, others go through the plugins."""
+    if requested in ("cpu", "auto", "cuda") or (requested.startswith("cuda:") and requested[5:].isdigit()):
+        return
+    resolve_device(pm, requested)
+
+
 def make_limits(timeout: float | None = None, cell_timeout: float | None = None) -> Limits:
     """The sandbox's limits for ``--timeout S`` (the whole submission, CPU time of the
     sandbox, with a wall-clock backstop of twice that plus 5 s) and

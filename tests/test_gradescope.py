@@ -95,3 +95,23 @@ def test_run_autograder_reports_unreadable_and_missing_submissions(autograder):
     assert broken["tests"][0]["max_score"] == 10 and "invalid JSON" in broken["tests"][0]["output"]
     nothing = run_autograder(autograder, "nothing", {})
     assert nothing["score"] == 0 and "No file was submitted" in nothing["output"]
+
+
+def test_a_device_the_machine_lacks_is_said_never_replaced(tmp_path, monkeypatch):
+    """An autograder built for a GPU that runs where there is none says so in its results;
+    it does not grade on the CPU instead. An unknown device is refused at build time."""
+    from grader.batch.gradescope import build_autograder
+    from grader.batch.gradescope import run_autograder as run_here
+    from grader.devices import cuda_present
+    from grader.errors import GraderError
+
+    if cuda_present():
+        pytest.skip("this machine has a GPU")
+    (tmp_path / "source").mkdir()
+    (tmp_path / "source" / "grader_config.json").write_text(json.dumps({"exercises": ["tensor_ops"], "device": "cuda"}))
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "hw.py").write_text(REFERENCE)
+    data = run_here(tmp_path)
+    assert data["score"] == 0 and "no CUDA GPU" in data["output"], data
+    with pytest.raises(GraderError, match="unknown device"):
+        build_autograder(tmp_path / "a.zip", ["tensor_ops"], device="tpu")

@@ -22,7 +22,8 @@ def add_parsers(commands) -> None:
                        help="grade only this exercise (repeatable)")
     batch.add_argument("--jobs", "-j", type=int, metavar="N",
                        help="submissions graded at once (default: the CPU count, at most one per 3 GiB of memory)")
-    batch.add_argument("--timeout", type=float, metavar="S", help="CPU-time limit for each submission, in seconds (default 600)")
+    batch.add_argument("--timeout", type=float, metavar="S",
+                       help="CPU-time limit for each submission, in seconds (default 600)")
     batch.add_argument("--cell-timeout", type=float, metavar="S",
                        help="CPU-time limit for each top-level statement of a cell or module, in seconds "
                             "(default 30, at most half of --timeout; docs/limits.md)")
@@ -50,7 +51,7 @@ def add_parsers(commands) -> None:
     build.add_argument("--exercise", "-e", action="append", metavar="ID",
                        help="grade only this exercise (repeatable)")
     build.add_argument("--timeout", type=float, metavar="S", help="time limit for a submission, in seconds")
-    build.add_argument("--device", default="cpu", help="device on Gradescope (default: cpu)")
+    build.add_argument("--device", help="device on Gradescope: cpu, cuda or auto (default: the assignment's, else cpu)")
     build.add_argument("--visibility", default="visible", help="visible, after_due_date, after_published or hidden")
     build.add_argument("--requirement", action="append", default=[], metavar="SPEC",
                        help="another pip requirement for setup.sh (repeatable)")

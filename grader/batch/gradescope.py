@@ -18,8 +18,9 @@ import json
 import os
 import stat
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import grader
 from grader.assignment import read_toml
@@ -53,6 +54,9 @@ fi
 /opt/grader-venv/bin/python -m grader list
 """
 
+# What results/results.json says when the grader could not write it (a printf format: %s is the status).
+_NO_RESULTS_JSON = ('{"score": 0, "output": "The autograder could not run (status %s). '
+                    'Please tell your instructor.", "tests": []}')
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this for every submission. It always leaves results/results.json
 # behind, even when Python itself cannot start.
@@ -64,7 +68,7 @@ cd "$ROOT/source"
 "$PYTHON" -m grader gradescope run --root "$ROOT"
 status=$?
 if [ ! -s "$ROOT/results/results.json" ]; then
-  printf '{"score": 0, "output": "The autograder could not run (status %s). Please tell your instructor.", "tests": []}\\n' "$status" > "$ROOT/results/results.json"
+  printf '""" + _NO_RESULTS_JSON + """\\n' "$status" > "$ROOT/results/results.json"
 fi
 exit 0
 """
@@ -72,7 +76,7 @@ exit 0
 
 # ------------------------------------------------------------------ build
 def build_autograder(out: Path, exercise_ids: Sequence[str] | None = None, timeout: float | None = None,
-                     device: str = "cpu", visibility: str = "visible", extra_requirements: Sequence[str] = (),
+                     device: str | None = None, visibility: str = "visible", extra_requirements: Sequence[str] = (),
                      pm=None, assignment: str | Path | None = None) -> Path:
     """Write the autograder zip and return its path. With an ``assignment`` (an
     ``assignment.toml``), the zip carries it (and its extensions file), and Gradescope's
@@ -81,6 +85,7 @@ def build_autograder(out: Path, exercise_ids: Sequence[str] | None = None, timeo
 
     from grader.assignment import open_assignment, select_for
     from grader.engine import exercise_registry
+    from grader.options import check_device_name
     from grader.plugins import get_plugin_manager
 
     pm = pm or get_plugin_manager()
@@ -90,6 +95,8 @@ def build_autograder(out: Path, exercise_ids: Sequence[str] | None = None, timeo
         raise GraderError(f"unknown visibility {visibility!r} (choose from {', '.join(VISIBILITIES)})")
     if timeout is not None and timeout <= 0:
         raise GraderError("--timeout must be positive")
+    device = device or (course.device if course else None) or "cpu"
+    check_device_name(pm, device)
     outside = [e.id for e in exercises if not e.module.startswith("grader.")]
     if outside:
         raise GraderError(f"exercise(s) {', '.join(outside)} come from a plugin outside the grader package; the "
@@ -176,8 +183,8 @@ def run_autograder(root: Path, exercise_ids: Sequence[str] | None = None, timeou
     from grader.cache import write_text_atomic
     from grader.assignment import limits_for, open_assignment, select_for
     from grader.engine import exercise_registry, grade_submission
+    from grader.options import resolve_device
     from grader.plugins import get_plugin_manager
-    from grader.sandbox import Limits
     from grader.scoring import apply_assignment
     from grader.submission import load_submission
 
@@ -188,12 +195,8 @@ def run_autograder(root: Path, exercise_ids: Sequence[str] | None = None, timeou
     course = open_assignment(root / "source" / config["assignment"], pm) if config.get("assignment") else None
     exercises = select_for(course, exercise_registry(pm), list(exercise_ids or config.get("exercises") or []) or None)
     visibility = config.get("visibility", "visible")
-    device = pm.hook.grader_select_device(requested=config.get("device", "cpu")) or "cpu"
-    limits = Limits()
-    if timeout or config.get("timeout"):
-        limits.limit_total(float(timeout or config["timeout"]))
-    if course is not None:
-        limits = limits_for(course, float(timeout or config["timeout"]) if timeout or config.get("timeout") else None)
+    seconds = timeout or config.get("timeout")
+    limits = limits_for(course, float(seconds) if seconds else None)
     submission_dir = root / "submission"
     found, _, _ = _read_folder(submission_dir, []) if submission_dir.is_dir() else ([], [], [])
     candidates = [f for f in found if not stray_reason(f.rel)]
@@ -202,7 +205,8 @@ def run_autograder(root: Path, exercise_ids: Sequence[str] | None = None, timeou
         data = _failure_json("No file was submitted: upload your notebook (.ipynb) or module (.py).", exercises,
                              visibility)
     else:
-        try:
+        try:  # a device this machine does not have is said in the results, never replaced by another
+            device = resolve_device(pm, str(config.get("device") or (course.device if course else None) or "cpu"))
             submission = load_submission(primary.path, pm)
             result = grade_submission(submission, exercises, device=device, limits=limits,
                                       display_path=primary.rel).to_dict()
