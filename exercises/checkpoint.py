@@ -165,7 +165,7 @@ def _load(rec, student, key: str, path: str, model, optimizer) -> Any:
     while value is FAILED and len(allowed) < MAX_RETRIES:
         name = _refused_global(rec.observations.get(key))
         found = _resolve(name, student.namespace) if name else None
-        if found is None or any(found is a for a in allowed):
+        if not name or found is None or any(found is a for a in allowed):
             break
         allowed.append(found)
         names.append(name)

@@ -15,6 +15,7 @@ and whether the "best" state was a live reference to the model's own tensors.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,8 @@ TRAIN_HINTS = {**STOPPER_HINTS, "Expected state_dict to be dict-like": HINT_LOAD
                "object has no attribute 'deepcopy'": HINT_DEEPCOPY}
 
 # key -> (positional args, keyword args, validation losses)
-STOPPER_CASES = {
+# key -> (positional args, keyword args, the losses fed to step())
+STOPPER_CASES: dict[str, tuple[tuple[int, ...], dict[str, Any], list[float]]] = {
     "patience_3": ((), {"patience": 3}, [2.0, 2.5, 3.0, 2.25, 2.75]),
     "patience_1": ((1,), {}, [3.0, 3.5, 1.0]),
     "defaults": ((), {}, [1.0, 1.5, 1.25, 1.75, 1.5, 2.0, 1.0]),
@@ -225,7 +227,7 @@ def _simulate(losses, patience, min_delta=0.0, *, ge=False, reset=True, offset=0
     return stops
 
 
-def _first_true(stops: list[bool]) -> int | None:
+def _first_true(stops: Sequence[bool | None]) -> int | None:
     return next((i for i, s in enumerate(stops) if s), None)
 
 
@@ -255,17 +257,17 @@ def _what(value: Any) -> str:
     return describe(value)
 
 
-def _stops(ctx, key: str) -> tuple[list[bool] | None, Verdict | None]:
-    """step()'s answers for case ``key``, or the verdict of why they cannot be used."""
+def _stops(ctx, key: str) -> tuple[list[bool], Verdict | None]:
+    """step()'s answers for case ``key``, or (no answers) the verdict of why they cannot be used."""
     run = ctx.got(key)
     answers = run.get("stops") if isinstance(run, dict) else None
     if not isinstance(answers, list):
-        return None, Verdict(False, f"{_stopper_text(key)}: the grader could not read step()'s answers")
-    stops = []
+        return [], Verdict(False, f"{_stopper_text(key)}: the grader could not read step()'s answers")
+    stops: list[bool] = []
     for number, answer in enumerate(answers, 1):
         value = _as_bool(answer)
         if value is None:
-            return None, Verdict(False, f"{_stopper_text(key)}: step() should return a bool; call {number} "
+            return [], Verdict(False, f"{_stopper_text(key)}: step() should return a bool; call {number} "
                                         f"returned {_what(answer)}")
         stops.append(value)
     return stops, None
@@ -313,7 +315,8 @@ def _judge_sequences(ctx, keys, mistakes: dict[str, tuple[dict, str]], allow_off
     for key in keys:
         stops = answers[key]
         expected = [bool(s) for s in ctx.expected(key)["stops"]]
-        end = (_first_true(expected) + 1) if _first_true(expected) is not None else len(expected)
+        first = _first_true(expected)
+        end = (first + 1) if first is not None else len(expected)
         losses, patience, min_delta = _case(key)
         if stops[:end] == expected[:end]:
             continue
@@ -333,7 +336,7 @@ def _epoch_of(state: dict, initial: dict, names, step: float) -> int | None:
     """The epoch whose values ``state`` holds for ``names`` (the spy adds ``step`` per epoch), or None."""
     epochs = set()
     for name in names:
-        got, start = state.get(name), initial.get(name)
+        got, start = state.get(name), initial[name]  # the reference's initial state has every name
         if not isinstance(got, TensorValue) or got.data is None or start.data is None or got.shape != start.shape:
             return None
         shift = (got.data.astype(np.float64) - start.data.astype(np.float64)) / step
@@ -403,7 +406,7 @@ def _check_best_loss(ctx):
                 requires=("train_with_early_stopping",), hints=TRAIN_HINTS)
 def _check_epochs(ctx):
     """train_with_early_stopping stops at the right epoch and returns the number of epochs run"""
-    for key, (max_epochs, patience, losses) in TRAIN_CASES.items():
+    for key in TRAIN_CASES:
         call = _train_text(key)
         got = ctx.got(key)
         calls = ctx.got(key + ".train_calls")
@@ -434,7 +437,7 @@ def _check_epochs(ctx):
                 requires=("train_with_early_stopping",), hints=TRAIN_HINTS)
 def _check_best_weights(ctx):
     """the model ends with the weights and buffers of its best epoch (a deep copy restored)"""
-    for key, (max_epochs, patience, losses) in TRAIN_CASES.items():
+    for key, (_max_epochs, _patience, losses) in TRAIN_CASES.items():
         call = _train_text(key)
         ctx.got(key)
         calls = ctx.got(key + ".train_calls")

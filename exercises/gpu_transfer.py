@@ -84,11 +84,10 @@ def _simulated_cuda(available: bool) -> dict[str, Any]:
         return 0
 
     properties = _SimulatedProperties()
-    fakes = {name: nothing for name in ("init", "synchronize", "empty_cache", "set_device", "ipc_collect",
-                                        "manual_seed", "manual_seed_all", "seed", "seed_all",
-                                        "reset_peak_memory_stats", "reset_max_memory_allocated",
-                                        "reset_max_memory_cached", "reset_accumulated_memory_stats",
-                                        "set_per_process_memory_fraction")}
+    fakes: dict[str, Any] = {name: nothing for name in (
+        "init", "synchronize", "empty_cache", "set_device", "ipc_collect", "manual_seed", "manual_seed_all", "seed",
+        "seed_all", "reset_peak_memory_stats", "reset_max_memory_allocated", "reset_max_memory_cached",
+        "reset_accumulated_memory_stats", "set_per_process_memory_fraction")}
     fakes.update({name: zero for name in ("memory_allocated", "max_memory_allocated", "memory_reserved",
                                           "max_memory_reserved", "memory_cached", "max_memory_cached",
                                           "utilization", "memory_usage", "temperature", "power_draw",
@@ -214,6 +213,13 @@ def _probe_train_step(student, rec):
             self.seen.append({"x": str(x.device), "weight": str(self.linear.weight.device)})
             return self.linear(x)
 
+    def recording_loss(cross_entropy, loss_inputs):
+        """A loss_fn that records where its inputs live, then calls ``cross_entropy``."""
+        def loss_fn(prediction, target):
+            loss_inputs.append({"prediction": str(prediction.device), "target": str(target.device)})
+            return cross_entropy(prediction, target)
+        return loss_fn
+
     # meta: placement only (a meta tensor has no value, so .item() raises); cpu and cuda: everything
     runs = [("meta", "meta"), ("cpu", "cpu")] + [r for r in _devices(rec) if r[0] == "cuda"]
     for prefix, name in runs:
@@ -222,13 +228,8 @@ def _probe_train_step(student, rec):
         model = SpyNet()
         optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
         x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
-        cross_entropy = nn.CrossEntropyLoss()
-        loss_inputs = []
-
-        def loss_fn(prediction, target):
-            loss_inputs.append({"prediction": str(prediction.device), "target": str(target.device)})
-            return cross_entropy(prediction, target)
-
+        loss_inputs: list[dict[str, str]] = []
+        loss_fn = recording_loss(nn.CrossEntropyLoss(), loss_inputs)
         rec.call(f"{prefix}.loss", "train_step", model, (x, y), loss_fn, optimizer, device)
         rec.record(f"{prefix}.forward", list(model.seen))
         rec.record(f"{prefix}.loss_inputs", list(loss_inputs))
@@ -363,7 +364,7 @@ def _structure_difference(got: Any, expected: Any, where: str) -> str | None:
         if not isinstance(got, (dict, list, tuple)) or isinstance(got, dict) != isinstance(expected, dict) \
                 or isinstance(got, tuple) != isinstance(expected, tuple) or _type_name(got) != _type_name(expected):
             return f"{where}: expected {_what(expected).rsplit(' of ', 1)[0]}; got {_what(got)}"
-        if isinstance(expected, dict):
+        if isinstance(expected, dict) and isinstance(got, dict):  # both or neither, from here on
             if list(got.keys()) != list(expected.keys()) and set(got.keys()) != set(expected.keys()):
                 return f"{where}: expected the keys {list(expected.keys())}; got {list(got.keys())}"
             if _type_name(expected) != "dict" and list(got.keys()) != list(expected.keys()):

@@ -280,7 +280,8 @@ def _scores(value: Any) -> list[float] | None:
         return [float(v) for v in value.data]
     if isinstance(value, (list, tuple)):
         out = [_number(v) for v in value]
-        return None if None in out else out
+        numbers = [v for v in out if v is not None]
+        return numbers if len(numbers) == len(out) else None
     return None
 
 
@@ -452,7 +453,7 @@ def _check_cv_folds(ctx):
 @exercise.check("cross_validate.fresh_models", points=1.5, probe="cross_validate", requires=("cross_validate",))
 def _check_cv_fresh(ctx):
     """every fold trains a fresh model from make_model()"""
-    for key, (n, k, _) in CV_CASES.items():
+    for key, (_n, k, _) in CV_CASES.items():
         call = _cv_text(key)
         events = _cv_events(ctx, key)
         runs = _scored_runs(ctx, key)
@@ -470,7 +471,7 @@ def _check_cv_fresh(ctx):
 @exercise.check("cross_validate.normalisation", points=1.5, probe="cross_validate", requires=("cross_validate",))
 def _check_cv_normalisation(ctx):
     """each fold's inputs are standardised with the statistics of its training folds only"""
-    for key, (n, k, _) in CV_CASES.items():
+    for key, (n, _k, _) in CV_CASES.items():
         call = _cv_text(key)
         raw = ctx.expected(key + ".X").data.astype(np.float64)
         runs = _scored_runs(ctx, key)

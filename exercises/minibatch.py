@@ -96,7 +96,7 @@ def _loader_data(n: int, device: str):
 def _loader_facts(loader) -> dict:
     from torch.utils.data import DataLoader, TensorDataset
 
-    dataset = getattr(loader, "dataset", None)
+    dataset: Any = getattr(loader, "dataset", None)  # the student's: len() may fail
     facts = {"type": type(loader).__name__, "is_dataloader": isinstance(loader, DataLoader),
              "dataset": type(dataset).__name__, "tensor_dataset": isinstance(dataset, TensorDataset),
              "batch_size": getattr(loader, "batch_size", None),
@@ -125,6 +125,8 @@ def _epoch_setup(key: str, device: str) -> dict:
 
     n, batch_size = EPOCH_CASES[key]
     g = torch.Generator().manual_seed(800 + n)
+    model: nn.Module
+    base_loss: nn.Module
     if key == "regression":
         X = torch.randn(n, 3, generator=g)
         y = X @ torch.tensor([[1.5], [-2.0], [0.5]]) + 0.3

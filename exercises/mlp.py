@@ -295,6 +295,7 @@ def _check_build_shape(ctx):
 def _softmax_like(got: TensorValue, expected: TensorValue) -> bool:
     if got.data is None or got.data.ndim != 2 or got.data.shape[1] < 2:
         return False
+    assert expected.data is not None  # the reference's output has values
     g = got.data.astype(np.float64)
     e = expected.data.astype(np.float64)
     if np.allclose(e.sum(axis=1), 1.0, atol=1e-3) or not np.all(np.isfinite(g)):
@@ -310,6 +311,7 @@ def _output_hint(got, expected: TensorValue, relu_variant: np.ndarray | None = N
         return None
     if _softmax_like(got, expected):
         return HINT_SOFTMAX
+    assert expected.data is not None  # the reference's output has values
     g, e = got.data.astype(np.float64), expected.data.astype(np.float64)
     if (e < 0).any() and np.allclose(g, np.maximum(e, 0), rtol=1e-4, atol=1e-5):
         return HINT_FINAL_RELU

@@ -260,6 +260,7 @@ def _value_verdict(ctx, function: str, candidates) -> Verdict:
         call = _penalty_text(function, key)
         got = ctx.got(key)
         value, expected = _scalar(got), _scalar(ctx.expected(key))
+        assert expected is not None  # the reference's penalty is a 0-dim tensor
         if value is None:
             return Verdict(False, f"{call}: expected a 0-dim tensor ({expected:.6g}); got {_what(got)}")
         if _close(value, expected):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import difflib
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -367,7 +368,7 @@ def open_assignment(path: str | Path | None, pm=None) -> Assignment | None:
     return load_assignment(path, exercise_registry(pm), pm)
 
 
-def select_for(assignment: Assignment | None, registry: dict[str, Any], ids: list[str] | None) -> list:
+def select_for(assignment: Assignment | None, registry: dict[str, Any], ids: Sequence[str] | None) -> list:
     """The exercises to grade: ``-e ID``s, which must belong to the assignment when there
     is one; else the assignment's exercises in its order; else every exercise."""
     from grader.engine import select_exercises

@@ -34,7 +34,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-p", dest="plugins", action="append", default=[], metavar="no:NAME|MODULE",
                         help="leave out the plugin NAME (no:NAME), or load the plugin module MODULE (repeatable)")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_check_parser(commands)
+    commands.add_parser("list", help="list the exercises the grader knows")
+    _add_authoring_parsers(commands)
 
+    sandbox = commands.add_parser("sandbox", help="show what this machine's sandbox does (runs an empty submission)")
+    sandbox.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    sandbox.add_argument("--format", "-f", choices=("text", "json"), default="text", help="text or json")
+
+    from grader.batch.cli import add_parsers as add_batch_parsers
+
+    add_batch_parsers(commands)  # batch; gradescope build / run
+    return parser
+
+
+def _add_check_parser(commands) -> None:
+    """``grader check``: grade one submission."""
     check = commands.add_parser("check", help="grade one submission (.py or .ipynb)")
     check.add_argument("submission", help="the student's .py module or .ipynb notebook")
     check.add_argument("--exercise", "-e", action="append", metavar="ID", help="grade only this exercise (repeatable)")
@@ -56,8 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "policy")
     check.add_argument("--student", metavar="ID", help="with --assignment: the student, for their extension")
 
-    commands.add_parser("list", help="list the exercises the grader knows")
 
+def _add_authoring_parsers(commands) -> None:
+    """The commands of an exercise's author: ``verify``, ``starter``, ``docs`` and ``new``."""
     verify = commands.add_parser("verify", help="check exercises: references score full marks, mutants lose points")
     verify.add_argument("exercise", nargs="*", metavar="ID", help="exercise ids (default: all)")
     verify.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
@@ -81,15 +97,6 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("id", help="the new exercise's id (lowercase letters, digits, underscores)")
     new.add_argument("--dir", metavar="PATH", help="the package folder to create (default: ./grader-<id>)")
     new.add_argument("--title", help="the exercise's title (default: from the id)")
-
-    sandbox = commands.add_parser("sandbox", help="show what this machine's sandbox does (runs an empty submission)")
-    sandbox.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
-    sandbox.add_argument("--format", "-f", choices=("text", "json"), default="text", help="text or json")
-
-    from grader.batch.cli import add_parsers as add_batch_parsers
-
-    add_batch_parsers(commands)  # batch; gradescope build / run
-    return parser
 
 
 def _write_report(text: str, output: str | None) -> None:

@@ -243,19 +243,9 @@ def decode(obj: Any, depth: int = 0) -> Any:
     if tag == "tensor":
         return _tensor(obj)
     if tag in ("tuple", "list"):
-        type_name = _text(obj.get("type", tag), "a container's type", MAX_NAME)
-        items = _items(obj, depth)
-        if tag == "list":
-            return _typed(TypedList, type_name, items)
-        return _typed(TypedTuple, type_name, items) if type_name != "tuple" else tuple(items)
+        return _sequence(obj, tag, depth)
     if tag == "dict":
-        type_name = _text(obj.get("type", "dict"), "a mapping's type", MAX_NAME)
-        pairs = obj.get("items")
-        if not isinstance(pairs, list) or len(pairs) > MAX_ITEMS or not all(
-                isinstance(p, list) and len(p) == 2 for p in pairs):
-            raise Malformed("a mapping's items are not pairs")
-        items = [(_hashable(decode(k, depth + 1)), decode(v, depth + 1)) for k, v in pairs]
-        return _typed(TypedDict_, type_name, items) if type_name != "dict" else dict(items)
+        return _mapping(obj, depth)
     if tag == "float":
         return _number(obj, float)
     if tag == "int":
@@ -265,22 +255,51 @@ def decode(obj: Any, depth: int = 0) -> Any:
     if tag == "missing":
         return Missing(_text(obj.get("name"), "a missing name", MAX_NAME))
     if tag == "bytes":
-        data = obj.get("data")
-        if not isinstance(data, str):
-            raise Malformed("bytes without their data")
-        try:
-            return base64.b64decode(data, validate=True)
-        except ValueError:
-            raise Malformed("bytes that are not base64") from None
+        return _bytes(obj)
     if tag == "object":
-        attributes = obj.get("attributes", {})
-        if not isinstance(attributes, dict):
-            raise Malformed("an object's attributes are not a mapping")
-        return OpaqueObject(_text(obj.get("type"), "an object's type", MAX_NAME),
-                            _cut(obj.get("repr", ""), "an object's repr", MAX_REPR),
-                            {_text(k, "an attribute name", MAX_NAME): decode(v, depth + 1)
-                             for k, v in attributes.items()})
+        return _object(obj, depth)
     raise Malformed(f"an unknown kind of value {str(tag)[:20]!r}")
+
+
+def _sequence(obj: dict, tag: str, depth: int) -> Any:
+    """A tuple or list (or one of a subclass, by name) of decoded items."""
+    type_name = _text(obj.get("type", tag), "a container's type", MAX_NAME)
+    items = _items(obj, depth)
+    if tag == "list":
+        return _typed(TypedList, type_name, items)
+    return _typed(TypedTuple, type_name, items) if type_name != "tuple" else tuple(items)
+
+
+def _mapping(obj: dict, depth: int) -> Any:
+    """A dict (or one of a mapping type, by name) of decoded keys and values."""
+    type_name = _text(obj.get("type", "dict"), "a mapping's type", MAX_NAME)
+    pairs = obj.get("items")
+    if not isinstance(pairs, list) or len(pairs) > MAX_ITEMS or not all(
+            isinstance(p, list) and len(p) == 2 for p in pairs):
+        raise Malformed("a mapping's items are not pairs")
+    items = [(_hashable(decode(k, depth + 1)), decode(v, depth + 1)) for k, v in pairs]
+    return _typed(TypedDict_, type_name, items) if type_name != "dict" else dict(items)
+
+
+def _bytes(obj: dict) -> bytes:
+    data = obj.get("data")
+    if not isinstance(data, str):
+        raise Malformed("bytes without their data")
+    try:
+        return base64.b64decode(data, validate=True)
+    except ValueError:
+        raise Malformed("bytes that are not base64") from None
+
+
+def _object(obj: dict, depth: int) -> OpaqueObject:
+    """An object encode could only describe: its type, repr and (decoded) attributes."""
+    attributes = obj.get("attributes", {})
+    if not isinstance(attributes, dict):
+        raise Malformed("an object's attributes are not a mapping")
+    return OpaqueObject(_text(obj.get("type"), "an object's type", MAX_NAME),
+                        _cut(obj.get("repr", ""), "an object's repr", MAX_REPR),
+                        {_text(k, "an attribute name", MAX_NAME): decode(v, depth + 1)
+                         for k, v in attributes.items()})
 
 
 def _hashable(key: Any) -> Any:
@@ -355,7 +374,8 @@ def encode(value: Any, torch: Any = None, depth: int = 0) -> Any:
         type_name = "Size" if torch is not None and isinstance(value, torch.Size) else type(value).__name__
         return {"$": "tuple", "type": type_name, "items": [encode(v, torch, depth + 1) for v in value[:MAX_ITEMS]]}
     if isinstance(value, list):
-        return {"$": "list", "type": type(value).__name__, "items": [encode(v, torch, depth + 1) for v in value[:MAX_ITEMS]]}
+        return {"$": "list", "type": type(value).__name__,
+                "items": [encode(v, torch, depth + 1) for v in value[:MAX_ITEMS]]}
     if isinstance(value, dict):
         items = [[encode(k, torch, depth + 1), encode(v, torch, depth + 1)] for k, v in list(value.items())[:MAX_ITEMS]]
         return {"$": "dict", "type": type(value).__name__, "items": items}

@@ -37,7 +37,7 @@ class Tree:
     levels: list[list[bytes]]
 
     @classmethod
-    def of_rows(cls, rows: list[bytes]) -> "Tree":
+    def of_rows(cls, rows: list[bytes]) -> Tree:
         return cls(_levels([_hash(row) for row in rows] or [_hash(b"")]))
 
     @property

@@ -27,6 +27,7 @@ def grader_select_device(requested: str) -> str | None:
         return "cuda" if cuda_present() else "cpu"
     if requested == "cuda" or requested.startswith("cuda:"):
         if not cuda_present():
-            raise GraderError(f"--device {requested}: no CUDA GPU is available on this machine (use --device cpu or auto)")
+            raise GraderError(f"--device {requested}: no CUDA GPU is available on this machine "
+                              f"(use --device cpu or auto)")
         return requested
     return None

@@ -95,7 +95,8 @@ def compare_arrays(got: np.ndarray, expected: np.ndarray, *, what: str = "the re
     if got.shape != expected.shape:
         return Verdict(False, f"{what}: expected shape {list(expected.shape)}; got shape {list(got.shape)}")
     if expected.dtype.kind in "biu" and got.dtype.kind in "biu":
-        bad = np.flatnonzero(got.astype(np.int64) != expected.astype(np.int64)) if got.size else []
+        bad: np.ndarray | list[int] = np.flatnonzero(got.astype(np.int64) != expected.astype(np.int64)) \
+            if got.size else []
         if len(bad) == 0:
             return Verdict(True, f"{what}: all {got.size} values match")
         i = int(bad[0])
@@ -129,13 +130,12 @@ def compare_arrays(got: np.ndarray, expected: np.ndarray, *, what: str = "the re
 def matches(got: Any, candidate: np.ndarray | TensorValue, dtype: str = "float32") -> bool:
     """True when ``got`` equals ``candidate`` within tolerance: used to recognise a known
     mistake (e.g. the unbiased std) and give its hint."""
-    if isinstance(candidate, TensorValue):
-        candidate = candidate.data
-    if not isinstance(got, TensorValue) or got.data is None or candidate is None:
+    array = candidate.data if isinstance(candidate, TensorValue) else candidate
+    if not isinstance(got, TensorValue) or got.data is None or array is None:
         return False
-    if got.data.shape != np.shape(candidate):
+    if got.data.shape != np.shape(array):
         return False
-    return compare_arrays(got.data, np.asarray(candidate), dtype=dtype).passed
+    return compare_arrays(got.data, np.asarray(array), dtype=dtype).passed
 
 
 def as_int(value: Any) -> int | None:

@@ -16,8 +16,10 @@ import difflib
 import functools
 import importlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
+from typing import cast
 
 import pluggy
 
@@ -120,7 +122,7 @@ def make_plugin_manager(autoload: bool | None = None) -> pluggy.PluginManager:
     return pm
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def get_plugin_manager() -> pluggy.PluginManager:
     """The process-wide plugin manager (built once)."""
     return make_plugin_manager()
@@ -144,6 +146,7 @@ def exercises_by_plugin(pm: pluggy.PluginManager) -> list[tuple[object, list]]:
     """(plugin, the exercises it provides, in its own order), the built-ins first."""
     found = []
     for impl in reversed(pm.hook.grader_exercises.get_hookimpls()):  # in registration order
-        found.append((impl.plugin, list(impl.function() or ())))
+        provided = cast("Iterable[object] | None", impl.function())  # grader_exercises: exercises or None
+        found.append((impl.plugin, list(provided or ())))
     builtin = {pm.get_name(p) for p, _ in found if plugin_entry(pm, p).builtin}
     return sorted(found, key=lambda item: pm.get_name(item[0]) not in builtin)

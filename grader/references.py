@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from grader import cache
 from grader.codec import Malformed, Raised, decode
 from grader.errors import GraderError
+from grader.results import Stop
 from grader.exercise import Exercise
 from grader.sandbox import Limits, RunOutcome, run_in_sandbox
 from grader.sandbox.launch import WorkerPool
@@ -43,11 +45,16 @@ def _decoded(raw: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]] | None
         return None
 
 
+def _why(stop: Stop | None, raised: Raised | None) -> str:
+    """What went wrong: the stop's message, else what was raised."""
+    if stop:
+        return stop.message
+    return raised.describe() if raised else ""
+
+
 def _problems(outcome: RunOutcome, expected: int) -> str | None:
-    problems = [f"{k[0]}.{k[1]}: {(p.stop.message if p.stop else p.failure.describe())}"
-                for k, p in outcome.probes.items() if p.stop or p.failure]
-    problems += [f"unit {i}: {(u.stop.message if u.stop else u.error.describe())}"
-                 for i, u in outcome.units.items() if u.stop or u.error]
+    problems = [f"{k[0]}.{k[1]}: {_why(p.stop, p.failure)}" for k, p in outcome.probes.items() if p.stop or p.failure]
+    problems += [f"unit {i}: {_why(u.stop, u.error)}" for i, u in outcome.units.items() if u.stop or u.error]
     problems += [f"{k[0]}.{k[1]}: {key}: {value.message}" for k, p in outcome.probes.items()
                  for key, value in p.observations.items() if isinstance(value, Raised) and value.timed_out]
     if outcome.fatal:

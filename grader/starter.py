@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import ast
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from grader.errors import GraderError
 from grader.exercise import Exercise
@@ -141,17 +141,18 @@ def generated_starter(exercise: Exercise) -> Starter:
     defined = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     blocks, signatures = [], []
     for name in exercise.names:
-        node = defined.get(name)
-        if isinstance(node, ast.ClassDef):
-            blocks.append(_stub_class(node))
-            init = next((n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+        definition = defined.get(name)
+        if isinstance(definition, ast.ClassDef):
+            blocks.append(_stub_class(definition))
+            init = next((n for n in definition.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"),
+                        None)
             args = ast.unparse(init.args).removeprefix("self").lstrip(", ") if init else ""
-            signatures.append((f"class {name}({args})", ast.get_docstring(node)))
-        elif node is not None:
-            blocks.append(_stub_function(node))
-            signatures.append((f"{name}({ast.unparse(node.args)})", ast.get_docstring(node)))
+            signatures.append((f"class {name}({args})", ast.get_docstring(definition)))
+        elif definition is not None:
+            blocks.append(_stub_function(definition))
+            signatures.append((f"{name}({ast.unparse(definition.args)})", ast.get_docstring(definition)))
         else:
-            blocks.append([f"def {name}(*args, **kwargs):", f'    """TODO: see the instructions above."""',
+            blocks.append([f"def {name}(*args, **kwargs):", '    """TODO: see the instructions above."""',
                            "    raise NotImplementedError"])
             signatures.append((f"{name}(...)", None))
     rows = [f"| `{sig}` | {(doc or '').splitlines()[0] if doc else ''} |" for sig, doc in signatures]

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from grader.engine import grade_submission
 from grader.exercise import Exercise
@@ -102,7 +102,7 @@ def verify(exercises: Sequence[Exercise], *, device: str = "cpu", limits: Limits
         with WorkerPool(jobs, preload=sorted({e.module for e in exercises}), warm=True) as own:
             return verify(exercises, device=device, limits=limits, jobs=jobs, pool=own)
     findings: list[Finding] = []
-    jobs_list = []
+    jobs_list: list[tuple[Exercise, Mutant | None]] = []  # (exercise, None): its reference
     for exercise in exercises:
         for problem in exercise.validate():
             findings.append(Finding(exercise.id, "definition", False, problem))

@@ -14,7 +14,8 @@ def column_standardize(x):
     mean = x.mean(dim=0, keepdim=True)
     std = x.std(dim=0, correction=0, keepdim=True)
     centered = x - mean
-    return torch.where(std == 0, torch.zeros_like(centered), centered / torch.where(std == 0, torch.ones_like(std), std))
+    return torch.where(std == 0, torch.zeros_like(centered),
+                       centered / torch.where(std == 0, torch.ones_like(std), std))
 
 
 def mask_mean(mask):

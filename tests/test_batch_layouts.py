@@ -83,7 +83,7 @@ submission_111:
     :sid: 'S001'
     :email: jane@example.edu
   :created_at: 2024-01-01 12:00:00.000000000 -08:00
-  :score: 
+  :score:\x20
 submission_222:
   :submitters:
   - :name: Bob Smith
@@ -150,7 +150,7 @@ def test_strays_are_listed_not_graded(tmp_path):
 
 def test_zip_names_unicode_and_unsafe_members(tmp_path):
     path = tmp_path / "class.zip"
-    chinese = "李雷_112_9012_hw1.ipynb".encode("utf-8")
+    chinese = "李雷_112_9012_hw1.ipynb".encode()
     placeholder = b"X" * (len(chinese) - len(b"_112_9012_hw1.ipynb")) + b"_112_9012_hw1.ipynb"
     with zipfile.ZipFile(path, "w") as zf, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the duplicate name is the point

@@ -10,10 +10,7 @@ import pytest
 from conftest import (builtin_exercise, checks_by_id, dump, exercise_result, grade,
                       grade_jobs, mutant_path, notebook, write_submission)
 
-from grader.codec import TensorValue
-from grader.exercise import CheckContext
 from grader.sandbox import Limits
-from grader.static import StudentSource
 from grader.verify import read_mutants
 
 EXERCISE = "digits_classifier"
@@ -133,22 +130,18 @@ def _y_test() -> np.ndarray:
     return importlib.import_module(builtin_exercise(EXERCISE).module)._split()[3]
 
 
-def _judge(check_id: str, logits: np.ndarray, source: StudentSource | None = None):
-    """Run one train check on the trusted side with made-up observations (no sandbox)."""
-    from grader.exercise import StudentFailed
+def _judge(check_id: str, logits: np.ndarray):
+    """Run one train check on the trusted side with made-up observations (no sandbox): float32
+    tensors of these logits and of a reference that is right on every test digit."""
+    import torch
 
-    exercise = builtin_exercise(EXERCISE)
-    check = next(c for c in exercise.checks if c.id == check_id)
+    from grader.testing import judge
+
     reference = np.eye(10, dtype=np.float32)[_y_test()] * 5
-    ctx = CheckContext(
-        got_observations={"model": {"type": "Sequential", "is_module": True},
-                          "logits": TensorValue("tensor", "float32", logits.shape, data=logits.astype(np.float32))},
-        expected_observations={"logits": TensorValue("tensor", "float32", reference.shape, data=reference)},
-        source=source or StudentSource(), device="cpu", check=check)
-    try:
-        return check.judge(ctx)
-    except StudentFailed as failure:
-        return failure.verdict
+    return judge(builtin_exercise(EXERCISE), check_id,
+                 got={"model": {"type": "Sequential", "is_module": True},
+                      "logits": torch.from_numpy(logits.astype(np.float32))},
+                 expected={"logits": torch.from_numpy(reference)})
 
 
 @pytest.mark.parametrize("threshold, extra_wrong, credit", [(None, 0, 1.0), (0.95, 0, 1.0), (0.95, 1, 0.7),

@@ -165,10 +165,9 @@ def test_autograd_through_an_alias_and_a_helper_is_refused_at_run_time(results):
 
 
 def test_autograd_through_a_helper_is_found_in_the_source():
-    from grader.static import StudentSource
-    from grader.submission import Unit
+    from grader.testing import student_source
 
-    source = StudentSource.from_units([Unit("cell 1", "<cell 1>", HIDDEN_AUTOGRAD)])
+    source = student_source(HIDDEN_AUTOGRAD)
     assert "torch.autograd.grad" in source.names_used("linear_mse_grads")
 
 

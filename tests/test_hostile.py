@@ -41,8 +41,8 @@ def to_float_tensor(data):
 def column_standardize(x):
     mean = x.mean(dim=0, keepdim=True)
     std = x.std(dim=0, correction=0, keepdim=True)
-    centered = x - mean
-    return torch.where(std == 0, torch.zeros_like(centered), centered / torch.where(std == 0, torch.ones_like(std), std))
+    centred = x - mean
+    return torch.where(std == 0, torch.zeros_like(centred), centred / torch.where(std == 0, torch.ones_like(std), std))
 
 def mask_mean(mask):
     return mask.to(torch.float32).mean()
@@ -124,7 +124,8 @@ CRASHES = {
     "closing every descriptor": ("import os\nos.closerange(0, 1024)", "while running cell 1"),
     # 64 processes spinning (the process limit): whichever limit they hit first
     "fork bomb": ("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
-                  ("time limit of 2 s exceeded while running cell 1", "memory limit of 1 GiB exceeded while running cell 1")),
+                  ("time limit of 2 s exceeded while running cell 1",
+                   "memory limit of 1 GiB exceeded while running cell 1")),
     # no recursion limit: Python frames fill the heap, C frames overflow the stack (or time runs out first)
     "unbounded recursion": ("import sys\nsys.setrecursionlimit(10**8)\ndef f():\n    return f()\nf()", ANY_LIMIT),
     "C stack overflow": ("import sys\nsys.setrecursionlimit(10**8)\nx = []\nfor _ in range(10**5):\n    x = [x]\n"

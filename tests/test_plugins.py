@@ -92,7 +92,8 @@ def test_a_plugin_named_like_a_builtin_is_a_clear_error_not_a_silent_replacement
 
 
 def test_a_misspelled_hook_names_the_plugin_and_the_hook_it_meant(tmp_path, monkeypatch):
-    _fake_entry_point(tmp_path, monkeypatch, "import grader\n\n@grader.hookimpl\ndef grader_exercise():\n    return []\n")
+    _fake_entry_point(tmp_path, monkeypatch,
+                      "import grader\n\n@grader.hookimpl\ndef grader_exercise():\n    return []\n")
     with pytest.raises(GraderError, match="plugin 'fake'.*'grader_exercise'.*did you mean 'grader_exercises'"):
         plugins.make_plugin_manager(autoload=True)
 

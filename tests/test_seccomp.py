@@ -35,8 +35,8 @@ def to_float_tensor(data):
 def column_standardize(x):
     mean = x.mean(dim=0, keepdim=True)
     std = x.std(dim=0, correction=0, keepdim=True)
-    centered = x - mean
-    return torch.where(std == 0, torch.zeros_like(centered), centered / torch.where(std == 0, torch.ones_like(std), std))
+    centred = x - mean
+    return torch.where(std == 0, torch.zeros_like(centred), centred / torch.where(std == 0, torch.ones_like(std), std))
 
 def mask_mean(mask):
     return mask.to(torch.float32).mean()

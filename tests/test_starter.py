@@ -37,7 +37,8 @@ def _top_level(code: str) -> dict[str, ast.AST]:
 
 
 def _stub_bodies_raise(node: ast.AST) -> bool:
-    functions = [node] if isinstance(node, ast.FunctionDef) else [n for n in node.body if isinstance(n, ast.FunctionDef)]
+    functions = ([node] if isinstance(node, ast.FunctionDef)
+                 else [n for n in node.body if isinstance(n, ast.FunctionDef)])
     return bool(functions) and all(
         any(isinstance(s, ast.Raise) and "NotImplementedError" in ast.unparse(s) for s in f.body) for f in functions)
 

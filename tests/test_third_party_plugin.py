@@ -69,7 +69,8 @@ def test_grader_list_shows_it_with_its_distribution_unless_autoload_is_disabled(
     assert listed.returncode == 0, listed.stderr
     row = next(line for line in listed.stdout.splitlines() if line.startswith(ID + " "))
     assert "Demo exercise" in row and row.rstrip().endswith("grader-demo-ex 0.1.0")
-    assert any(line.startswith("tensor_ops ") and line.rstrip().endswith("builtin") for line in listed.stdout.splitlines())
+    assert any(line.startswith("tensor_ops ") and line.rstrip().endswith("builtin")
+               for line in listed.stdout.splitlines())
 
     hidden = grader_in(installed, "list", autoload=False)
     assert hidden.returncode == 0 and "tensor_ops" in hidden.stdout and ID not in hidden.stdout

@@ -11,6 +11,11 @@ from grader.states import ExitCode
 
 
 def add_parsers(commands) -> None:
+    _add_batch_parser(commands)
+    _add_gradescope_parsers(commands)
+
+
+def _add_batch_parser(commands) -> None:
     from grader.batch.layouts import LAYOUTS
 
     batch = commands.add_parser("batch", help="grade a class: a folder or .zip exported by an LMS")
@@ -42,6 +47,8 @@ def add_parsers(commands) -> None:
     batch.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto",
                        help="progress on stderr: a bar on a terminal, lines otherwise (default: auto)")
 
+
+def _add_gradescope_parsers(commands) -> None:
     gradescope = commands.add_parser("gradescope", help="Gradescope autograder: build the zip, or run inside it")
     actions = gradescope.add_subparsers(dest="gradescope_command", required=True, parser_class=type(gradescope))
     build = actions.add_parser("build",

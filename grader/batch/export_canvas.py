@@ -13,8 +13,9 @@ Canvas keeps what it has for those students.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import grader
 from grader.batch.export_grades import number, write_csv

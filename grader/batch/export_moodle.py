@@ -12,8 +12,9 @@ final score; ``Raw score``, ``Late penalty``, ``Adjustment`` and ``Lateness`` fo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import grader
 from grader.batch.export_grades import number, write_csv

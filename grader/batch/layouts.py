@@ -34,6 +34,7 @@ import struct
 import time
 import unicodedata
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -173,7 +174,7 @@ def _clean_rel(name: str) -> tuple[str, bool]:
 
 # ------------------------------------------------------------------ reading the input
 def read_input(source: Path, staging: Path,
-               exclude: list[Path] = ()) -> tuple[list[FoundFile], list[tuple[str, str]], list[str]]:
+               exclude: Sequence[Path] = ()) -> tuple[list[FoundFile], list[tuple[str, str]], list[str]]:
     """Every file of a folder or a zip, the entries that could not be taken at all (with
     why), and notes about the input."""
     if not source.exists():
@@ -185,7 +186,8 @@ def read_input(source: Path, staging: Path,
     raise GraderError(f"{source}: not a folder or a .zip file")
 
 
-def _read_folder(source: Path, exclude: list[Path]) -> tuple[list[FoundFile], list[tuple[str, str]], list[str]]:
+def _read_folder(source: Path,
+                 exclude: Sequence[Path]) -> tuple[list[FoundFile], list[tuple[str, str]], list[str]]:
     found, skipped = [], []
     excluded = {os.path.realpath(p) for p in exclude}
     for dirpath, dirnames, filenames in os.walk(source):
@@ -560,26 +562,26 @@ def _flat_name(top: str, is_dir: bool) -> str:
     return stem if dot and stem else top
 
 
-def discover(source: Path, staging: Path, layout: str = "auto", exclude: list[Path] = ()) -> Inventory:
+@dataclass
+class _LayoutMetadata:
+    """What the layout's own files say about the students: the submission times of Moodle's
+    grading worksheet, the submitters and times of Gradescope's ``submission_metadata.yml``."""
+
+    moodle_times: dict[str, str] = field(default_factory=dict)  # participant id -> submission time
+    gradescope_people: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # submission_<id> -> people
+    gradescope_times: dict[str, str] = field(default_factory=dict)  # submission_<id> -> created_at
+
+
+def discover(source: Path, staging: Path, layout: str = "auto", exclude: Sequence[Path] = ()) -> Inventory:
     """Read the input and sort every file into students, layout metadata and strays."""
     if layout not in LAYOUTS:
         raise GraderError(f"unknown layout {layout!r} (choose from {', '.join(LAYOUTS)})")
     files, skipped, input_notes = read_input(source, staging, list(exclude))
-    strays: list[tuple[str, str]] = list(skipped)
-    kept = []
-    for f in files:
-        reason = stray_reason(f.rel)
-        if reason:
-            strays.append((f.rel, reason))
-        else:
-            kept.append(f)
+    kept, strays = _set_strays_aside(files, skipped)
     prefix = _strip_wrappers(kept, _looks_like_student_dir)
     for f in kept:
         f.rel = f.rel[len(prefix):]
-    top_is_dir: dict[str, bool] = {}
-    for f in kept:
-        top, _, rest = f.rel.partition("/")
-        top_is_dir[top] = top_is_dir.get(top, False) or bool(rest)
+    top_is_dir = _top_level_entries(kept)
     tops = sorted(top_is_dir)
     chosen = detect_layout(tops, top_is_dir) if layout == "auto" else layout
     inventory = Inventory(layout=chosen, source=display_name(source), submissions=[], strays=strays,
@@ -589,87 +591,158 @@ def discover(source: Path, staging: Path, layout: str = "auto", exclude: list[Pa
     if layout == "auto":
         inventory.notes.append(f"layout detected: {chosen}")
 
+    kept, metadata = _layout_metadata(kept, chosen, inventory)
     groups: dict[str, _Group] = {}
-    gradescope_people: dict[str, list[dict[str, str]]] = {}
-    gradescope_times: dict[str, str] = {}
-    moodle_times: dict[str, str] = {}
-    if chosen == "moodle":
-        kept, moodle_times = _moodle_worksheets(kept, inventory)
-    if chosen == "gradescope":
+    for f in kept:
+        _group_of(f, chosen, groups, metadata).files.append(f)
+    _add_folders_of_strays(strays, prefix, chosen, groups)
+
+    inventory.submissions = _assign_keys([_finish(g, chosen) for g in groups.values()])
+    inventory.submissions.sort(key=lambda s: s.key.casefold())
+    return inventory
+
+
+def _set_strays_aside(files: list[FoundFile],
+                      skipped: list[tuple[str, str]]) -> tuple[list[FoundFile], list[tuple[str, str]]]:
+    """The files that may be a student's, and the strays: what could not be taken at all
+    (``skipped``), then the clutter among ``files`` (:func:`stray_reason`)."""
+    strays: list[tuple[str, str]] = list(skipped)
+    kept = []
+    for f in files:
+        reason = stray_reason(f.rel)
+        if reason:
+            strays.append((f.rel, reason))
+        else:
+            kept.append(f)
+    return kept, strays
+
+
+def _top_level_entries(files: list[FoundFile]) -> dict[str, bool]:
+    """The top-level names of the input -> whether each one is a folder."""
+    top_is_dir: dict[str, bool] = {}
+    for f in files:
+        top, _, rest = f.rel.partition("/")
+        top_is_dir[top] = top_is_dir.get(top, False) or bool(rest)
+    return top_is_dir
+
+
+def _layout_metadata(kept: list[FoundFile], layout: str,
+                     inventory: Inventory) -> tuple[list[FoundFile], _LayoutMetadata]:
+    """Take the layout's metadata files out of ``kept`` (listed in ``inventory.metadata``)
+    and read what they say about the students."""
+    metadata = _LayoutMetadata()
+    if layout == "moodle":
+        kept, metadata.moodle_times = _moodle_worksheets(kept, inventory)
+    if layout == "gradescope":
         for f in kept:
             if f.rel == GRADESCOPE_METADATA:
                 inventory.metadata.append(f.rel)
                 try:
                     text = f.path.read_text("utf-8", "replace")
-                    gradescope_people, gradescope_times = parse_gradescope_metadata(text), parse_gradescope_times(text)
+                    metadata.gradescope_people = parse_gradescope_metadata(text)
+                    metadata.gradescope_times = parse_gradescope_times(text)
                 except OSError as exc:
                     inventory.notes.append(f"{f.rel}: cannot read ({exc.strerror}); students named by submission id")
         kept = [f for f in kept if f.rel != GRADESCOPE_METADATA]
+    return kept, metadata
 
-    for f in kept:
-        top, _, rest = f.rel.partition("/")
-        is_dir = bool(rest)
-        group = None
-        if chosen == "canvas":
-            m = CANVAS_RE.match(top)
-            if m:
-                group = groups.setdefault(f"canvas:{m['uid']}", _Group(f"canvas:{m['uid']}", m["name"], m["uid"]))
-                group.late = group.late or bool(m["late"])
-                if m["sid"]:
-                    group.extra["canvas_submission_id"] = m["sid"]
-        elif chosen == "moodle":
-            m = MOODLE_RE.match(top)
-            if m:
-                group = groups.setdefault(f"moodle:{m['pid']}", _Group(f"moodle:{m['pid']}", nfc(m["name"]), m["pid"]))
-                if m["pid"] in moodle_times:
-                    group.submitted_at, group.time_source = moodle_times[m["pid"]], "the Moodle grading worksheet"
-        elif chosen == "gradescope":
-            m = GRADESCOPE_DIR_RE.match(top) if is_dir else None
-            if m:
-                people = gradescope_people.get(top, [])
-                ident = f"gradescope:{m['id']}"
-                if ident not in groups:
-                    names = "; ".join(p.get("name", "") for p in people if p.get("name")) or top
-                    sid = next((p["sid"] for p in people if p.get("sid")), "")
-                    email = next((p["email"] for p in people if p.get("email")), "")
-                    groups[ident] = group = _Group(ident, nfc(names), m["id"], email)
-                    group.extra["gradescope_sid"] = sid
-                    if top in gradescope_times:
-                        group.submitted_at = gradescope_times[top]
-                        group.time_source = f"{GRADESCOPE_METADATA} (created_at)"
-                    if len(people) > 1:
-                        group.notes.append(f"group submission by {len(people)} students: {names}")
-                    if not people and gradescope_people:
-                        group.notes.append(f"{top} is not in {GRADESCOPE_METADATA}; named by its submission id")
-                group = groups[ident]
-        if group is None:
-            ident = f"flat:{_flat_name(top, is_dir)}"
-            if ident not in groups:
-                groups[ident] = _Group(ident, _flat_name(top, is_dir))
-                if chosen != "flat":
-                    groups[ident].notes.append(f"{top} does not follow the {chosen} export's naming; "
-                                               f"the student is taken from its name")
-            group = groups[ident]
-        group.files.append(f)
 
-    # A student folder that holds nothing but clutter still is a student who handed something in.
+def _group_of(f: FoundFile, layout: str, groups: dict[str, _Group], metadata: _LayoutMetadata) -> _Group:
+    """The student (or group) the file ``f`` belongs to, added to ``groups`` when new: by
+    the layout's naming, or by the file's own name when it does not follow it."""
+    top, _, rest = f.rel.partition("/")
+    is_dir = bool(rest)
+    group = None
+    if layout == "canvas":
+        group = _canvas_group(top, groups)
+    elif layout == "moodle":
+        group = _moodle_group(top, groups, metadata.moodle_times)
+    elif layout == "gradescope":
+        group = _gradescope_group(top, is_dir, groups, metadata)
+    if group is None:
+        group = _flat_group(top, is_dir, layout, groups)
+    return group
+
+
+def _canvas_group(top: str, groups: dict[str, _Group]) -> _Group | None:
+    m = CANVAS_RE.match(top)
+    if not m:
+        return None
+    group = groups.setdefault(f"canvas:{m['uid']}", _Group(f"canvas:{m['uid']}", m["name"], m["uid"]))
+    group.late = group.late or bool(m["late"])
+    if m["sid"]:
+        group.extra["canvas_submission_id"] = m["sid"]
+    return group
+
+
+def _moodle_group(top: str, groups: dict[str, _Group], moodle_times: dict[str, str]) -> _Group | None:
+    m = MOODLE_RE.match(top)
+    if not m:
+        return None
+    group = groups.setdefault(f"moodle:{m['pid']}", _Group(f"moodle:{m['pid']}", nfc(m["name"]), m["pid"]))
+    if m["pid"] in moodle_times:
+        group.submitted_at, group.time_source = moodle_times[m["pid"]], "the Moodle grading worksheet"
+    return group
+
+
+def _gradescope_group(top: str, is_dir: bool, groups: dict[str, _Group],
+                      metadata: _LayoutMetadata) -> _Group | None:
+    m = GRADESCOPE_DIR_RE.match(top) if is_dir else None
+    if not m:
+        return None
+    ident = f"gradescope:{m['id']}"
+    if ident not in groups:
+        groups[ident] = _new_gradescope_group(ident, top, m["id"], metadata)
+    return groups[ident]
+
+
+def _new_gradescope_group(ident: str, top: str, submission_id: str, metadata: _LayoutMetadata) -> _Group:
+    """The group of the folder ``top`` (``submission_<id>``), named by its submitters."""
+    people = metadata.gradescope_people.get(top, [])
+    names = "; ".join(p.get("name", "") for p in people if p.get("name")) or top
+    sid = next((p["sid"] for p in people if p.get("sid")), "")
+    email = next((p["email"] for p in people if p.get("email")), "")
+    group = _Group(ident, nfc(names), submission_id, email)
+    group.extra["gradescope_sid"] = sid
+    if top in metadata.gradescope_times:
+        group.submitted_at = metadata.gradescope_times[top]
+        group.time_source = f"{GRADESCOPE_METADATA} (created_at)"
+    if len(people) > 1:
+        group.notes.append(f"group submission by {len(people)} students: {names}")
+    if not people and metadata.gradescope_people:
+        group.notes.append(f"{top} is not in {GRADESCOPE_METADATA}; named by its submission id")
+    return group
+
+
+def _flat_group(top: str, is_dir: bool, layout: str, groups: dict[str, _Group]) -> _Group:
+    """The student named after the top-level entry ``top`` (every entry of the flat layout;
+    in another layout, an entry that does not follow its naming)."""
+    ident = f"flat:{_flat_name(top, is_dir)}"
+    if ident not in groups:
+        groups[ident] = _Group(ident, _flat_name(top, is_dir))
+        if layout != "flat":
+            groups[ident].notes.append(f"{top} does not follow the {layout} export's naming; "
+                                       f"the student is taken from its name")
+    return groups[ident]
+
+
+def _add_folders_of_strays(strays: list[tuple[str, str]], prefix: str, layout: str,
+                           groups: dict[str, _Group]) -> None:
+    """A student folder that holds nothing but clutter still is a student who handed
+    something in (Moodle and Gradescope folders): a group with a note, and no files."""
     for rel, reason in strays:
-        if not rel.startswith(prefix) or chosen not in ("moodle", "gradescope"):
+        if not rel.startswith(prefix) or layout not in ("moodle", "gradescope"):
             continue
         top, _, rest = rel[len(prefix):].partition("/")
-        m = MOODLE_RE.match(top) if chosen == "moodle" else GRADESCOPE_DIR_RE.match(top)
+        m = MOODLE_RE.match(top) if layout == "moodle" else GRADESCOPE_DIR_RE.match(top)
         if not rest or not m:
             continue
-        ident = f"moodle:{m['pid']}" if chosen == "moodle" else f"gradescope:{m['id']}"
+        ident = f"moodle:{m['pid']}" if layout == "moodle" else f"gradescope:{m['id']}"
         if ident not in groups:
-            name = nfc(m["name"]) if chosen == "moodle" else top
-            groups[ident] = _Group(ident, name, m["pid"] if chosen == "moodle" else m["id"])
+            name = nfc(m["name"]) if layout == "moodle" else top
+            groups[ident] = _Group(ident, name, m["pid"] if layout == "moodle" else m["id"])
         if not groups[ident].files:
             groups[ident].notes.append(f"only a stray file in the folder: {rel} ({reason})")
-
-    inventory.submissions = _assign_keys([_finish(g, chosen) for g in groups.values()])
-    inventory.submissions.sort(key=lambda s: s.key.casefold())
-    return inventory
 
 
 def _gradescope_key(g: _Group) -> str:
@@ -704,6 +777,7 @@ def _finish(g: _Group, layout: str) -> StudentSubmission:
         notes.append("marked late by the LMS")
     gradable_others = [f for f in others if PurePosixPath(f.rel).suffix.lower() in GRADABLE_SUFFIXES]
     if gradable_others:
+        assert primary is not None  # ranked before the others
         notes.append(f"{len(files)} files handed in; graded {primary.rel}; not graded: "
                      + ", ".join(f.rel for f in gradable_others))
     extras = [f for f in others if f not in gradable_others]

@@ -18,7 +18,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 _ALWAYS = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._current_frames"})
 _FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
@@ -36,7 +40,9 @@ def install(send: Callable[[dict[str, Any]], None], student_files: frozenset) ->
     the student's code (``<cell 3>``...). Only what the student's code does counts: the
     nearest frame above the event that is not a library's must be the student's."""
     grader_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-    getframe, sent, busy = sys._getframe, set(), [False]
+    getframe = sys._getframe
+    sent: set[str] = set()
+    busy = [False]
 
     def owner(frame: Any) -> str | None:
         name = str(frame.f_code.co_filename)
@@ -47,7 +53,7 @@ def install(send: Callable[[dict[str, Any]], None], student_files: frozenset) ->
         return None  # a library
 
     def nearest_is_student(depth: int) -> bool:
-        frame = getframe(depth)
+        frame: FrameType | None = getframe(depth)
         while frame is not None:
             found = owner(frame)
             if found is not None:

@@ -108,7 +108,7 @@ class SandboxCgroup:
     folders: dict[str, str] = field(default_factory=dict)  # controller -> folder (v2: all the same)
 
     @classmethod
-    def create(cls, memory_bytes: int, cpus: float = 1.0, tasks: int | None = None) -> "SandboxCgroup | None":
+    def create(cls, memory_bytes: int, cpus: float = 1.0, tasks: int | None = None) -> SandboxCgroup | None:
         name = f"grader-{os.getpid()}-{next(_counter)}"
         v2, v1 = _own_folders()
         group = cls._create_v2(v2, name) if v2 else None
@@ -122,7 +122,7 @@ class SandboxCgroup:
         return group
 
     @classmethod
-    def _create_v2(cls, parent: str, name: str) -> "SandboxCgroup | None":
+    def _create_v2(cls, parent: str, name: str) -> SandboxCgroup | None:
         try:
             enabled = _read(os.path.join(parent, "cgroup.subtree_control")).split()
         except OSError:
@@ -136,13 +136,13 @@ class SandboxCgroup:
             os.mkdir(path, 0o755)
         except OSError:
             return None
-        folders = {c: path for c in wanted}
+        folders: dict[str, str] = {c: path for c in wanted}
         if "cpu" in wanted:
             folders["cpuacct"] = path  # cpu.stat's usage_usec
         return cls("v2", folders)
 
     @classmethod
-    def _create_v1(cls, parents: dict[str, str], name: str) -> "SandboxCgroup | None":
+    def _create_v1(cls, parents: dict[str, str], name: str) -> SandboxCgroup | None:
         folders: dict[str, str] = {}
         made: set[str] = set()
         for controller in CONTROLLERS:

@@ -82,6 +82,7 @@ def unshare_namespaces(features: list[str]) -> bool:
 
 
 def _mount(source, target, fstype, flags, data=None) -> None:
+    assert _libc is not None  # mounts happen only after unshare(), which needs libc
     _check(_libc.mount(source and source.encode(), target.encode(), fstype and fstype.encode(), flags,
                        data and data.encode()), f"mount {target}")
 

@@ -21,9 +21,9 @@ import struct
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 WORKER_MODULE = "grader.sandbox.worker"
 CHANNEL_FD_IN_ZYGOTE_CHILD = 3
@@ -89,6 +89,7 @@ class FreshLauncher:
         finally:
             os.close(channel_w)
             os.close(control_r)
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None  # all PIPE
         threading.Thread(target=_feed, args=(os.dup(proc.stdin.fileno()), make_request(channel_w, control_r)),
                          daemon=True).start()
         proc.stdin.close()
@@ -98,7 +99,7 @@ class FreshLauncher:
         return Launched(proc.pid, stdout, stderr, channel_r, control_w, proc.wait)
 
 
-def _send(sock: socket.socket, message: dict, fds: list[int] = ()) -> None:
+def _send(sock: socket.socket, message: dict, fds: Sequence[int] = ()) -> None:
     data = json.dumps(message).encode()
     payload = _HEADER.pack(len(data)) + data
     if fds:
@@ -150,7 +151,10 @@ class Zygote:
             return
         message, _ = _recv(self.sock)
         if not message or message.get("type") != "ready":
-            err = self.proc.stderr.read().decode(errors="replace")[-2000:] if self.proc.poll() is not None else ""
+            err = ""
+            if self.proc.poll() is not None:
+                assert self.proc.stderr is not None  # stderr=PIPE
+                err = self.proc.stderr.read().decode(errors="replace")[-2000:]
             raise RuntimeError(f"the warm worker did not start: {err}")
         self.ready = True
 
@@ -219,7 +223,7 @@ class WorkerPool:
     def __init__(self, size: int, preload: list[str], warm: bool = False):
         self.preload = list(preload)
         self.warm = warm
-        self.free: "queue.Queue[Zygote]" = queue.Queue()
+        self.free: queue.Queue[Zygote] = queue.Queue()
         self.all = [Zygote(self.preload, warm, slot) for slot in range(max(1, size))]
         for zygote in self.all:
             self.free.put(zygote)
@@ -244,7 +248,7 @@ class WorkerPool:
         for zygote in self.all:
             zygote.close()
 
-    def __enter__(self) -> "WorkerPool":
+    def __enter__(self) -> WorkerPool:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -43,7 +43,7 @@ class Limits:
         self.unit_seconds = min(self.unit_seconds, max(1.0, seconds / 2))
 
 
-def human_bytes(n: int) -> str:
+def human_bytes(n: float) -> str:
     for unit in ("bytes", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n:g} {unit}" if unit == "bytes" else f"{n:.3g} {unit}"

@@ -55,6 +55,7 @@ def _pivot_root(new_root: str) -> None:
         os.chdir("/")
         return
     os.chdir(new_root)
+    assert _libc is not None  # the view is built only after unshare(), which needs libc
     _check(_libc.syscall(number, b".", b"."), "pivot_root")
     _check(_libc.umount2(b".", MNT_DETACH), "umount the host's root")
     os.chdir("/")

@@ -13,7 +13,7 @@ the stand-ins it handed out, so the report can say so.
 from __future__ import annotations
 
 import types
-from typing import Any
+from typing import Any, Literal
 
 STAND_INS = {"matplotlib", "seaborn", "plotly", "IPython", "ipywidgets", "tqdm", "bokeh", "altair", "graphviz",
              "torchviz", "torchsummary", "torchinfo", "wandb", "tensorboard", "livelossplot", "pandas", "polars",
@@ -35,7 +35,7 @@ class Stub:
     def __init__(self, name: str = "stub") -> None:
         self._name = name
 
-    def __getattr__(self, item: str) -> "Stub":
+    def __getattr__(self, item: str) -> Stub:
         if item.startswith("__"):
             raise AttributeError(item)
         return Stub(f"{self._name}.{item}")
@@ -45,16 +45,16 @@ class Stub:
             return Stub("figure"), Stub("axes")
         return Stub(f"{self._name}()")
 
-    def __getitem__(self, item: Any) -> "Stub":
+    def __getitem__(self, item: Any) -> Stub:
         return Stub(f"{self._name}[]")
 
     def __iter__(self):
         return iter(())
 
-    def __enter__(self) -> "Stub":
+    def __enter__(self) -> Stub:
         return self
 
-    def __exit__(self, *exc: Any) -> bool:
+    def __exit__(self, *exc: Any) -> Literal[False]:
         return False
 
     def __repr__(self) -> str:

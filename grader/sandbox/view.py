@@ -157,7 +157,7 @@ def _requirements(dist: metadata.Distribution) -> list[str]:
     return names
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _installed() -> dict[str, metadata.Distribution]:
     found: dict[str, metadata.Distribution] = {}
     for dist in metadata.distributions():
@@ -211,7 +211,8 @@ def _distributions(plan: Plan, names: tuple[str, ...]) -> None:
 
 
 def _system(plan: Plan, sandbox_uid: int, cuda: bool) -> None:
-    plan.files["/etc/passwd"] = f"root:x:0:0:root:/:/bin/false\nstudent:x:{sandbox_uid}:{sandbox_uid}::/tmp/work:/bin/false\n"
+    plan.files["/etc/passwd"] = (f"root:x:0:0:root:/:/bin/false\n"
+                                 f"student:x:{sandbox_uid}:{sandbox_uid}::/tmp/work:/bin/false\n")
     plan.files["/etc/group"] = f"root:x:0:\nstudent:x:{sandbox_uid}:\n"
     plan.files["/etc/hosts"] = "127.0.0.1 localhost\n::1 localhost\n"
     plan.files["/etc/nsswitch.conf"] = "passwd: files\ngroup: files\nhosts: files\n"
