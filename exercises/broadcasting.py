@@ -14,17 +14,22 @@ from grader.exercise import Exercise, Verdict
 from grader.judging import compare_arrays, compare_cases, compare_tensors, describe, judge_inputs_unchanged, matches
 from grader.states import CheckStatus
 
+FORBIDDEN = ("torch.broadcast_shapes", "numpy.broadcast_shapes", "torch.broadcast_tensors",
+             "numpy.broadcast_arrays", "numpy.broadcast", "torch.broadcast_to", "numpy.broadcast_to",
+             "torch.functional.broadcast_shapes", "torch._refs._broadcast_shapes",
+             "torch._C._VariableFunctions.broadcast_tensors", "torch._C._VariableFunctions.broadcast_to",
+             "torch.*broadcast*", "numpy.*broadcast*")  # the patterns: any library helper, read in the source
+
 exercise = Exercise(
     id="broadcasting",
     title="Broadcasting: shapes without loops",
     names=("broadcast_shape", "outer_sum", "center_rows", "pairwise_sq_dists"),
     reference=Path(__file__).resolve().parent.parent / "reference" / "broadcasting.py",
     mutants=Path(__file__).resolve().parent / "mutants" / "broadcasting",
+    forbidden=FORBIDDEN,
     description="broadcast_shape, outer_sum, center_rows, pairwise_sq_dists",
 )
 
-FORBIDDEN = ("torch.broadcast_shapes", "numpy.broadcast_shapes", "torch.broadcast_tensors",
-             "numpy.broadcast_arrays", "numpy.broadcast", "torch.broadcast_to", "numpy.broadcast_to")
 #: the speed check's limit, in CPU time against a matrix-product version measured in the same
 #: sandbox before the student's code ran: vectorised styles take 1-100x it, a double Python
 #: loop thousands of times it (docs/exercises.md)
@@ -205,7 +210,8 @@ def _check_incompatible(ctx):
         call = f"broadcast_shape({_fmt_shape(a)}, {_fmt_shape(b)})"
         value = ctx.raw(f"bad{i}")
         if not isinstance(value, Raised):
-            return Verdict(False, f"{call} returned {value!r}; these shapes are incompatible, so it must raise ValueError")
+            return Verdict(False, f"{call} returned {value!r}; these shapes are incompatible, "
+                                  f"so it must raise ValueError")
         if value.timed_out or value.forbidden or value.is_a("NotImplementedError"):
             verdict = ctx.raised_verdict(value)
             verdict.hint = HINT_BY_HAND if value.forbidden and not value.is_a(UNVERIFIED) else verdict.hint

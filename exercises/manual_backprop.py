@@ -19,21 +19,25 @@ from grader.exercise import Exercise, StudentFailed, Verdict
 from grader.judging import compare_tensors, describe
 from grader.states import CheckStatus
 
+FORBID = ("torch.autograd.backward", "torch.autograd.grad", "torch.autograd.functional.jacobian",
+          "torch.autograd.functional.vjp", "torch.autograd.functional.jvp", "torch.func.grad",
+          "torch.func.grad_and_value", "torch.func.vjp", "torch.func.jacrev", "torch.func.jacfwd",
+          "torch.autograd.Variable._execution_engine.run_backward",  # the C++ engine, however it is reached
+          "torch.autograd.*", "torch.func.*", "functorch.*", "torch.jit.*", "torch._C._ImperativeEngine*")
+
 exercise = Exercise(
     id="manual_backprop",
     title="Gradients by hand",
     names=("linear_mse_grads", "two_layer_backward", "fit_cubic"),
     reference=Path(__file__).resolve().parent.parent / "reference" / "manual_backprop.py",
     mutants=Path(__file__).resolve().parent / "mutants" / "manual_backprop",
+    forbidden=FORBID,
     description="linear_mse_grads, two_layer_backward, fit_cubic",
 )
 
 #: autograd entry points refused while the hand-written functions run
-FORBID = ("torch.autograd.backward", "torch.autograd.grad", "torch.autograd.functional.jacobian",
-          "torch.autograd.functional.vjp", "torch.autograd.functional.jvp", "torch.func.grad",
-          "torch.func.grad_and_value", "torch.func.vjp", "torch.func.jacrev", "torch.func.jacfwd")
 #: what the source of a hand-written function must not use (prefixes / attribute names)
-AUTOGRAD_MODULES = ("torch.autograd", "torch.func", "functorch")
+AUTOGRAD_MODULES = ("torch.autograd", "torch.func", "functorch", "torch.jit", "torch._C._ImperativeEngine")
 AUTOGRAD_ATTRS = ("backward", "grad")
 
 HINT_NO_AUTOGRAD = ("this function must compute the gradient by hand, from the analytic formula: no .backward(), "
@@ -63,7 +67,8 @@ HINT_ASCENT = ("sign error: you moved the parameters along +gradient, which is g
                "theta <- theta - lr * dL/dtheta (p -= lr * p.grad).")
 HINT_FIT_MEAN = ("mean vs sum: fit_cubic's loss is the SUM of squared errors, not the mean; with .mean() each step "
                  "is n times smaller. Use ((yhat - y)**2).sum().")
-HINT_NO_GRAD_UPDATE = ("update the parameters in place under torch.no_grad(): `with torch.no_grad(): p -= lr * p.grad`. "
+HINT_NO_GRAD_UPDATE = ("update the parameters in place under torch.no_grad(): "
+                       "`with torch.no_grad(): p -= lr * p.grad`. "
                        "Outside no_grad, PyTorch refuses to change a leaf tensor that requires grad in place.")
 HINT_MATMUL = ("the shapes do not fit a matrix product: follow the shapes backwards. With z = x @ W1.T + b1 and "
                "yhat = h @ W2.T + b2: d_h = d_yhat @ W2 (N, H), d_W2 = d_yhat.T @ h (O, H), d_W1 = d_z.T @ x "
@@ -280,7 +285,7 @@ def _static_verdict(ctx, function: str, cases) -> Verdict:
 @exercise.check("linear_mse_grads.values", points=2.5, probe="linear_mse_grads", requires=("linear_mse_grads",))
 def _check_linear(ctx):
     """linear_mse_grads returns (da, db) equal to autograd's gradient of the mean squared error"""
-    for key, (n, dtype, label) in LINEAR_CASES.items():
+    for key, (n, _dtype, label) in LINEAR_CASES.items():
         got = _got(ctx, key)
         expected = ctx.expected(key + ".autograd")
         if not isinstance(got, (tuple, list)) or len(got) != 2:
@@ -341,7 +346,8 @@ def _check_two_layer_shapes(ctx):
             if tuple(g.shape) != tuple(e.shape):
                 verdict = Verdict(False, f"{label}: the gradient {name} should have the shape of {name}, "
                                          f"{list(e.shape)}; got shape {list(g.shape)}")
-                if tuple(g.shape) == (dims[0],) + tuple(e.shape) or (len(e.shape) == 1 and g.shape == (dims[0], e.shape[0])):
+                per_sample = tuple(g.shape) == (dims[0],) + tuple(e.shape)
+                if per_sample or (len(e.shape) == 1 and g.shape == (dims[0], e.shape[0])):
                     verdict.hint = HINT_BATCH_SUM
                 elif len(e.shape) == 2 and tuple(g.shape) == tuple(reversed(e.shape)):
                     verdict.hint = HINT_TRANSPOSED

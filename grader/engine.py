@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from grader.codec import encode
 from grader.errors import GraderError
@@ -68,7 +69,8 @@ def probe_specs(exercises: Sequence[Exercise], limits: Limits, device: str = "cp
         inputs = {k: encode(v) for k, v in e.make_inputs(device).items()}
         own = limits.exercise_probe_seconds.get(e.id) or limits.probe_seconds  # an assignment's, or verify's
         specs += [{"exercise": e.id, "probe": p.name, "module": e.module, "names": list(e.names),
-                   "timeout": own or p.timeout, "prelude": p.prelude, "inputs": inputs}
+                   "timeout": own or p.timeout, "prelude": p.prelude, "inputs": inputs,
+                   "forbidden": [n for n in e.forbidden if "*" not in n]}
                   for p in e.probes.values() if p.inspects is None]
     return specs
 
@@ -91,7 +93,7 @@ def inspect_outcome(exercises: Sequence[Exercise], outcome: RunOutcome, device: 
     problem description when an inspector itself failed (None when all went well)."""
     from grader.sandbox.observe import FileRead
 
-    specs = []
+    specs: list[dict[str, Any]] = []
     for e in exercises:
         for probe in e.probes.values():
             run = outcome.probes.get((e.id, probe.inspects or ""))
@@ -127,7 +129,7 @@ def grade_submission(submission: Submission, exercises: Sequence[Exercise], *, d
     limits = limits or Limits()
     display = display_path or str(submission.path)
     if submission.syntax_error:
-        return _syntax_error_result(submission, exercises, device, display)
+        return _syntax_error_result(submission, submission.syntax_error, exercises, device, display)
     view = sandbox_view(exercises)
     expected: dict[str, dict[str, Any]] = {}
     errors: list[BaseException] = []
@@ -177,7 +179,7 @@ def _result(submission: Submission, exercises: Sequence[Exercise], outcome: RunO
                                   "peak_memory_bytes": outcome.peak_memory_bytes})
 
 
-def _syntax_error_result(submission: Submission, exercises: Sequence[Exercise], device: str,
+def _syntax_error_result(submission: Submission, syntax_error: str, exercises: Sequence[Exercise], device: str,
                          display: str) -> GradeResult:
     """A module that does not parse runs nothing: each exercise it mentions is an error."""
     import re
@@ -189,11 +191,11 @@ def _syntax_error_result(submission: Submission, exercises: Sequence[Exercise], 
     results = []
     for e in exercises:
         attempted = any(re.search(rf"\b{re.escape(n)}\b", text) for n in e.names)
-        message = (f"{submission.syntax_error}, so nothing in the file could run" if attempted
+        message = (f"{syntax_error}, so nothing in the file could run" if attempted
                    else f"none of {', '.join(e.names)} is defined")
         results.append(ExerciseResult(id=e.id, title=e.title, score=0.0, max_score=e.points, message=message,
                                       status=ExerciseStatus.ERROR if attempted else ExerciseStatus.NOT_ATTEMPTED))
-    return GradeResult(submission=display, device=device, exercises=results, notes=[submission.syntax_error])
+    return GradeResult(submission=display, device=device, exercises=results, notes=[syntax_error])
 
 
 def grade_path(path: str | os.PathLike, exercise_ids: Sequence[str] | None = None, *, device: str = "cpu",

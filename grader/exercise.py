@@ -26,9 +26,10 @@ import functools
 import hashlib
 import inspect
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pluggy
 
@@ -85,7 +86,7 @@ class Check:
     name: str
     points: float
     probe: str | None
-    judge: Callable[["CheckContext"], Verdict]
+    judge: Callable[[CheckContext], Verdict]
     requires: tuple[str, ...] = ()
     depends: tuple[str, ...] = ()
     hints: dict[str, str] = field(default_factory=dict)  # raised-exception type or message text -> hint
@@ -196,7 +197,7 @@ class Exercise:
                  hidden_paths: tuple[Path, ...] = (), mutants: Path | str | None = None,
                  starter: Path | str | None = None, module: str | None = None, packages: tuple[str, ...] = (),
                  sandbox_files: Callable[[], dict[str, Path]] | None = None,
-                 source_notes: dict[str, str] | None = None):
+                 source_notes: dict[str, str] | None = None, forbidden: tuple[str, ...] = ()):
         self.id = id
         self.title = title
         self.names = tuple(names)
@@ -216,6 +217,9 @@ class Exercise:
         self.sandbox_files = sandbox_files
         #: {function name: note}: shown when the submission calls that function (what the sandbox does with it)
         self.source_notes = dict(source_notes or {})
+        #: every dotted name its probes pass to ``rec.call(..., forbid=)``: the sandbox resolves
+        #: them before any student code runs (a name with ``*`` is a pattern for the source only)
+        self.forbidden = tuple(forbidden)
         self._module = module
         self._inputs: Callable[[str], dict[str, Any]] | None = None
         self.probes: dict[str, Probe] = {}
@@ -230,7 +234,7 @@ class Exercise:
         return first.function.__module__ if first is not None else ""
 
     @hookimpl
-    def grader_exercises(self) -> list["Exercise"]:
+    def grader_exercises(self) -> list[Exercise]:
         return [self]
 
     def probe(self, name: str, timeout: float = 10.0, prelude: bool = False) -> Callable:
@@ -245,10 +249,11 @@ class Exercise:
         return register
 
     def inspect(self, probe: str, timeout: float = 10.0) -> Callable:
-        """Register an inspector: ``fn(recorded, rec)`` runs in a fresh sandboxed worker that
-        never ran student code, on what ``probe`` recorded (``recorded``: key -> value, bytes
-        as bytes, tensors as NumPy arrays); what it records joins that probe's observations
-        as ``inspected.<key>``. Use it to look at files the student's code wrote (a
+        """Register an inspector: ``fn(student, rec)`` runs in a fresh sandboxed worker that
+        never ran student code (``student`` defines nothing), on what ``probe`` recorded:
+        ``rec.input(key)`` gives each recorded value (bytes as bytes, tensors as NumPy
+        arrays) and ``rec.input("measured.<key>")`` the bytes of a file the runner read for
+        it; what it records joins that probe's observations as ``inspected.<key>``. Use it to look at files the student's code wrote (a
         checkpoint loaded by an untouched torch, say)."""
 
         def register(fn: Callable) -> Callable:

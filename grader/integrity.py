@@ -2,74 +2,83 @@
 
 Some of what a check relies on is noticed inside the sandbox, in the same interpreter as
 the student's code: which functions a call ran (``forbid=``) and whether it changed its
-tensor arguments in place. Code that reaches the interpreter's machinery (profile
-hooks, frames, the garbage collector, ``ctypes``, the grader's own modules) or that
-computes which names it uses at run time could switch that watching off, so this module
-finds such code in the source (which the student's code cannot rewrite) and the engine
-treats every watched call of the functions concerned as not verified
-(:func:`grader.engine` → ``apply_unverified``): exactly what a watched call that was
-caught looks like, so the trick gains nothing.
+tensor arguments in place (:mod:`grader.sandbox.watching` sends that evidence out at
+once). Code that reaches the interpreter's machinery (profile hooks, frames, the garbage
+collector, ``ctypes``, torch's dispatcher, the grader's own modules) or that computes
+which names it uses at run time could still get in the watching's way, so this module
+finds such code in the source (which the student's code cannot rewrite) and the judge
+treats every watched call of the functions concerned as caught
+(:func:`grader.watched.apply_watching`): the trick gains nothing.
 
 Two kinds of findings:
 
 - *machinery* (:data:`MACHINERY`, :data:`MACHINERY_ATTRIBUTES`): anywhere in the
   submission, since a thread or a hook set up anywhere can act during any call. No
   solution of an exercise needs them.
-- *computed names* (``getattr(x, name)`` on an object not known to be torch or NumPy,
-  ``eval``, ``exec``, ``__import__``, ``importlib``, ``vars()``, ``__dict__`` ...): in
-  the watched function, the student's helpers it reaches, and the top-level code (and
-  what that reaches), where they could hide a machinery name.
+- *computed names* (``getattr(x, name)`` on an object not known to be harmless, ``eval``,
+  ``exec``, ``__import__``, ``importlib``, ``vars(x)``, ``__dict__`` ...): in the watched
+  function, the student's helpers it reaches, and the code that runs at the top level
+  (statements, class bodies, decorators, default values) and what that reaches, where they
+  could hide a machinery name.
+
+Uses that cannot reach anything are not findings: ``"google.colab" in sys.modules``,
+``globals()``, ``self.__dict__``, ``getattr(nn, name)()``, ``timeit.timeit(lambda: f(x))``.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
-from typing import Any
-
-from grader.codec import Raised
 from grader.static import StudentSource
 
 UNVERIFIED = "Unverifiable"  #: the Raised type of a watched call the grader could not verify
 WATCHED = ".watched"  #: the reference's record of what a call's watch covered (grader.sandbox.recorder)
 HINT_UNVERIFIED = ("the grader watches these calls from inside the sandbox, so code that reaches the "
-                   "interpreter's machinery (profile hooks, frames, gc, ctypes, the grader's modules) or picks "
-                   "names at run time (getattr with a computed name, eval, exec, vars, __import__) cannot be "
-                   "verified. Write the computation with plain operations and name what you call directly.")
+                   "interpreter's machinery (profile hooks, frames, gc, ctypes, torch's dispatcher, the grader's "
+                   "modules) or picks names at run time (getattr with a computed name, eval, exec, __import__) "
+                   "cannot be verified. Write the computation with plain operations and name what you call "
+                   "directly.")
 
 #: dotted names (or prefixes, ending in ".") that reach the interpreter's machinery
 MACHINERY = (
     "sys.setprofile", "sys.settrace", "sys.getprofile", "sys.gettrace", "sys._getframe", "sys._current_frames",
     "sys.modules", "sys.addaudithook", "sys.meta_path", "sys.path_hooks", "threading.setprofile",
-    "threading.settrace", "inspect.currentframe", "inspect.stack", "inspect.trace", "inspect.getouterframes",
-    "inspect.getinnerframes", "inspect.getclosurevars", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
-    "gc.callbacks", "gc.garbage", "ctypes.", "_ctypes.", "os.dup", "os.dup2",
+    "threading.settrace", "threading._profile_hook", "threading._trace_hook", "inspect.currentframe",
+    "inspect.stack", "inspect.trace", "inspect.getouterframes", "inspect.getinnerframes", "inspect.getclosurevars",
+    "inspect.getargvalues", "inspect.getframeinfo", "traceback.walk_stack", "traceback.walk_tb",
+    "gc.get_objects", "gc.get_referrers", "gc.get_referents", "gc.callbacks", "gc.garbage", "ctypes.", "_ctypes.",
+    "os.dup", "os.dup2", "torch.library.", "torch.utils._python_dispatch.", "torch._C._dispatch",
     "grader.",  # the grader's own modules (a live check's grader.check and grader.init excepted)
 )
-#: attribute names (and identifiers inside string constants) that reach frames, hooks or
-#: a function's globals: ``e.__traceback__.tb_frame.f_back.f_locals``, ``"{0.f_back}".format``
+#: attribute names (and identifiers inside string constants) that reach frames, hooks, a
+#: function's globals or the dispatcher: ``e.__traceback__.tb_frame.f_back.f_locals``
 MACHINERY_ATTRIBUTES = frozenset({
     "setprofile", "settrace", "getprofile", "gettrace", "_getframe", "_current_frames", "addaudithook",
     "f_locals", "f_globals", "f_back", "f_builtins", "f_trace", "tb_frame", "gi_frame", "cr_frame", "ag_frame",
     "__globals__", "__subclasses__", "__closure__", "__code__", "__builtins__", "get_referrers", "get_referents",
-    "get_objects", "currentframe",
+    "get_objects", "currentframe", "_profile_hook", "_trace_hook", "walk_stack", "walk_tb", "getargvalues",
+    "TorchDispatchMode", "_python_dispatch",
 })
+_ALTERNATIVES = "|".join(sorted(map(re.escape, MACHINERY_ATTRIBUTES)))
+_WORDS = re.compile(r"(?<![A-Za-z0-9_])(" + _ALTERNATIVES + r")(?![A-Za-z0-9_])")
 _MACHINERY_MODULES = frozenset({"ctypes", "_ctypes"})  # from these, importing any name counts
-#: modules whose object, passed around as a value, leads to the machinery
+#: modules whose object, passed around as a value or reached through torch, leads to the machinery
 _GATEWAY_MODULES = frozenset({"sys", "inspect", "threading", "builtins", "importlib", "os", "gc", "ctypes"})
 #: attribute names that turn text into names or code, whatever they are called on
 _COMPUTED_ATTRIBUTES = frozenset({"import_module", "attrgetter", "methodcaller", "__getattribute__", "locate",
                                   "resolve_name", "__import__", "__dict__"})
 #: calls that turn text into names or code
 COMPUTED = frozenset({
-    "eval", "exec", "compile", "__import__", "vars", "globals", "breakpoint", "importlib.import_module",
-    "importlib.__import__", "operator.attrgetter", "operator.methodcaller", "pydoc.locate", "pkgutil.resolve_name",
-    "runpy.run_path", "runpy.run_module", "pickle.loads", "pickle.load", "marshal.loads", "types.FunctionType",
-    "types.CodeType", "string.Formatter", "unittest.mock.patch", "code.interact", "timeit.timeit",
-    "timeit.repeat", "timeit.Timer", "object.__getattribute__", "type.__getattribute__", "builtins.getattr",
+    "eval", "exec", "compile", "__import__", "breakpoint", "importlib.import_module", "importlib.__import__",
+    "operator.attrgetter", "operator.methodcaller", "pydoc.locate", "pkgutil.resolve_name", "runpy.run_path",
+    "runpy.run_module", "pickle.loads", "pickle.load", "marshal.loads", "types.FunctionType", "types.CodeType",
+    "unittest.mock.patch", "code.interact", "object.__getattribute__", "type.__getattribute__", "builtins.getattr",
+    "builtins.eval", "builtins.exec",
 })
-_NAME_LOOKUPS = frozenset({"getattr", "setattr", "delattr"})
+_TEXT_RUNNERS = ("timeit.",)  # run code given as text: a finding only when given text
+_NAME_LOOKUPS = frozenset({"getattr", "setattr", "delattr", "vars"})
 #: a computed attribute of these cannot be the machinery (``torch`` itself can: ``torch.sys``)
 _SAFE_OWNERS = ("torch.nn", "torch.optim", "numpy", "math", "self", "cls")
 
@@ -94,20 +103,24 @@ class Integrity:
         runs again, so what it does cannot reach the probes)."""
         self.source = source
         self.machinery: list[Finding] = []
-        self.computed_in: dict[str, list[Finding]] = {}  # top-level function -> findings inside it
-        self.top_level: list[Finding] = []  # in statements outside any function
+        self.computed_in: dict[str, list[Finding]] = {}  # top-level function or class -> findings inside it
+        self.top_level: list[Finding] = []  # in code that runs at the top level
+        self.top_level_names: set[str] = set()  # the names that code refers to (decorators included)
+        self._reach: dict[str, frozenset[str]] = {}  # function -> what it and the top level reach, once
         for unit, tree in source.trees:
             self._read_unit(unit, tree)
 
     def unverified(self, function: str, notices: list[str] | tuple[str, ...] = ()) -> Finding | None:
         """The first finding that makes the watched calls of ``function`` unverifiable.
-        ``notices``: what the sandbox's audit hook saw the code reach while the probe ran
-        (:mod:`grader.sandbox.audit`); each counts as machinery."""
+        ``notices``: what the sandbox saw while the probe ran (:mod:`grader.sandbox.audit`,
+        :mod:`grader.sandbox.watching`); each counts as machinery."""
         if notices:
             return Finding(str(notices[0]), "seen while it ran", True)
         if self.machinery:
             return self.machinery[0]
-        names = self._reached(function) | self._reached_from_top_level()
+        if function not in self._reach:
+            self._reach[function] = frozenset(self._reached(function) | self._reached_from_top_level())
+        names = self._reach[function]
         for name in sorted(names):
             if self.computed_in.get(name):
                 return self.computed_in[name][0]
@@ -116,69 +129,78 @@ class Integrity:
     # -- reading
     def _read_unit(self, unit, tree: ast.Module) -> None:
         for statement in tree.body:
-            owner = statement.name if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                                              ast.ClassDef)) else None
-            if owner is None and isinstance(statement, (ast.Assign, ast.AnnAssign)) \
-                    and isinstance(statement.value, ast.Lambda):
-                targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
-                owner = next((t.id for t in targets if isinstance(t, ast.Name)), None)
-            local = self.source.local_aliases(statement) if owner else {}
-            bases = {id(n.value) for n in ast.walk(statement) if isinstance(n, ast.Attribute)}
-            for node in ast.walk(statement):
-                found = self._construct(node, local, id(node) in bases)
-                if found is None:
-                    continue
-                construct, machinery = found
-                line = unit.first_line - 1 + getattr(node, "lineno", 1)
-                where = f"{unit.label}, line {line}" if unit.label.startswith("cell") else f"line {line}"
-                finding = Finding(construct, where, machinery)
-                if machinery:
-                    self.machinery.append(finding)
-                elif owner is None:
-                    self.top_level.append(finding)
-                else:
-                    self.computed_in.setdefault(owner, []).append(finding)
+            local = self.source.local_aliases(statement)
+            parents = {id(child): node for node in ast.walk(statement) for child in ast.iter_child_nodes(node)}
+            for part, owner in _parts(statement):
+                if owner is None:
+                    self.top_level_names |= {n.id for n in ast.walk(part) if isinstance(n, ast.Name)}
+                for node in ast.walk(part):
+                    found = self._construct(node, local, parents)
+                    if found is not None:
+                        self._add(Finding(found[0], _where(unit, node), found[1]), owner)
 
-    def _construct(self, node: ast.AST, local: dict[str, str], is_base: bool) -> tuple[str, bool] | None:
+    def _add(self, finding: Finding, owner: str | None) -> None:
+        if finding.machinery:
+            self.machinery.append(finding)
+        elif owner is None:
+            self.top_level.append(finding)
+        else:
+            self.computed_in.setdefault(owner, []).append(finding)
+
+    def _construct(self, node: ast.AST, local: dict[str, str], parents: dict[int, ast.AST]) -> tuple[str, bool] | None:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             return _imported(node)
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            word = next((w for w in sorted(MACHINERY_ATTRIBUTES) if w in node.value), None)
-            if word is None and node.value.startswith("grader.") and not _is_live_check(node.value):
-                word = node.value
-            return (f"the text {word!r}", True) if word else None
+            return _text(node.value)
         if isinstance(node, (ast.Attribute, ast.Name)):
-            dotted = self.source.dotted(node, local)
-            if dotted and (_is_machinery(dotted) or dotted.rsplit(".", 1)[-1] in MACHINERY_ATTRIBUTES):
-                return dotted, True
-            if isinstance(node, ast.Attribute) and node.attr in MACHINERY_ATTRIBUTES:
-                return f".{node.attr}", True
-            if isinstance(node, ast.Attribute) and node.attr in _COMPUTED_ATTRIBUTES:
-                return f".{node.attr}", False
-            if dotted in _GATEWAY_MODULES and not is_base:
-                return f"the module {dotted} used as a value", True
-            if dotted and dotted.replace("np.", "numpy.", 1) in COMPUTED:
-                return dotted, False
+            return self._named(node, local, parents)
         if isinstance(node, ast.Call):
-            construct = self._computed_call(node, local)
+            construct = self._computed_call(node, local, parents)
             return (construct, False) if construct else None
         return None
 
-    def _computed_call(self, node: ast.Call, local: dict[str, str]) -> str | None:
-        function = self.source.dotted(node.func, local)
-        if function in _NAME_LOOKUPS:
-            name = node.args[1] if len(node.args) >= 2 else None
-            if isinstance(name, ast.Constant) and isinstance(name.value, str):
-                return None
-            owner = self.source.dotted(node.args[0], local) or "" if node.args else ""
-            safe = any(owner == o or owner.startswith(o + ".") for o in _SAFE_OWNERS)
-            if safe and (function == "getattr" or owner in ("self", "cls")):
-                return None
-            return f"{function} with a name computed at run time"
-        if isinstance(node.func, ast.Attribute) and node.func.attr in ("format", "format_map") \
-                and not isinstance(node.func.value, ast.Constant):
-            return "a format string computed at run time"
+    def _named(self, node: ast.Attribute | ast.Name, local: dict[str, str],
+               parents: dict[int, ast.AST]) -> tuple[str, bool] | None:
+        dotted = self.source.dotted(node, local)
+        parent = parents.get(id(node))
+        if dotted == "sys.modules" and _reads_one_entry(node, parent, parents):
+            return None
+        if dotted and (_is_machinery(dotted) or dotted.rsplit(".", 1)[-1] in MACHINERY_ATTRIBUTES
+                       or _through_torch(dotted)):
+            return dotted, True
+        if isinstance(node, ast.Attribute) and node.attr in MACHINERY_ATTRIBUTES:
+            return f".{node.attr}", True
+        if isinstance(node, ast.Attribute) and node.attr in _COMPUTED_ATTRIBUTES:
+            owner = self.source.dotted(node.value, local)
+            return None if node.attr == "__dict__" and owner in ("self", "cls") else (f".{node.attr}", False)
+        is_base = isinstance(parent, ast.Attribute) and parent.value is node
+        if dotted in _GATEWAY_MODULES and not is_base:
+            return f"the module {dotted} used as a value", True
+        if dotted and dotted.replace("np.", "numpy.", 1) in COMPUTED:
+            return dotted, False
         return None
+
+    def _computed_call(self, node: ast.Call, local: dict[str, str], parents: dict[int, ast.AST]) -> str | None:
+        function = self.source.dotted(node.func, local) or ""
+        if function.startswith(_TEXT_RUNNERS):
+            return f"{function} of a text" if any(_is_text(a) for a in [*node.args, *(k.value for k in
+                                                                                         node.keywords)]) else None
+        if function not in _NAME_LOOKUPS or not node.args:
+            return None
+        if function == "vars" and len(node.args) == 0:
+            return None
+        name = node.args[1] if len(node.args) >= 2 else None
+        if function != "vars" and isinstance(name, ast.Constant) and isinstance(name.value, str):
+            return None
+        owner = self.source.dotted(node.args[0], local) or ""
+        safe = any(owner == o or owner.startswith(o + ".") for o in _SAFE_OWNERS)
+        parent = parents.get(id(node))
+        called = isinstance(parent, ast.Call) and parent.func is node
+        if function == "getattr" and (safe or (called and owner.split(".")[0] in ("torch", "numpy", "np"))):
+            return None  # getattr(nn, name)(), getattr(torch, name)(x): an attribute used, not kept
+        if function in ("setattr", "delattr", "vars") and owner in ("self", "cls"):
+            return None
+        return f"{function} with a name computed at run time"
 
     # -- reach
     def _reached(self, function: str) -> set[str]:
@@ -186,35 +208,77 @@ class Integrity:
 
     def _reached_from_top_level(self) -> set[str]:
         reached: set[str] = set()
-        for name in self.source.top_level_names:
+        for name in self.top_level_names:
             if name in self.source.functions:
                 reached |= self._reached(name)
         return reached
 
 
-def apply_unverified(got: dict[str, Any], expected: dict[str, Any], integrity: Integrity,
-                     notices: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-    """The student's observations of one probe, with every watched call (as the reference's
-    run records it) of a function :meth:`Integrity.unverified` names turned into what a
-    caught call looks like: a call that forbade names raised :data:`UNVERIFIED` (with
-    ``forbidden`` set, so it is charged where a forbidden call is); a call watched for
-    in-place changes changed its tensors (``unverified`` says why)."""
-    result = dict(got)
-    for key, watch in expected.items():
-        if not (key.endswith(WATCHED) and isinstance(watch, dict)):
-            continue
-        call, function = key[: -len(WATCHED)], str(watch.get("function", ""))
-        finding = integrity.unverified(function, notices)
-        if finding is None or call not in result:
-            continue
-        if watch.get("forbid"):
-            if not (isinstance(result[call], Raised) and result[call].forbidden):
-                result[call] = Raised(UNVERIFIED, f"{function} could not be verified: the submission uses "
-                                                  f"{finding.describe()}", forbidden=finding.construct)
-        elif watch.get("inputs") and not isinstance(result.get(call + ".inputs_changed"), dict):
-            result[call + ".inputs_changed"] = {"function": function, "arguments": list(watch["inputs"]),
-                                                "unverified": finding.describe()}
-    return result
+def _parts(statement: ast.stmt) -> list[tuple[ast.AST, str | None]]:
+    """(subtree, the top-level function or class it runs in): what runs when the statement
+    itself runs (decorators, default values, class bodies) belongs to the top level (None)."""
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return [(n, None) for n in _definition_time(statement)] + [(n, statement.name) for n in statement.body]
+    if isinstance(statement, ast.ClassDef):
+        parts: list[tuple[ast.AST, str | None]] = [
+            (n, None) for n in [*statement.decorator_list, *statement.bases, *(k.value for k in statement.keywords)]]
+        for item in statement.body:
+            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                parts += [(n, None) for n in _definition_time(item)] + [(n, statement.name) for n in item.body]
+            else:
+                parts.append((item, None))
+        return parts
+    if isinstance(statement, (ast.Assign, ast.AnnAssign)) and isinstance(statement.value, ast.Lambda):
+        targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+        owner = next((t.id for t in targets if isinstance(t, ast.Name)), None)
+        return [(statement, owner)]
+    return [(statement, None)]
+
+
+def _definition_time(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]:
+    args = function.args
+    annotations = [a.annotation for a in [*args.posonlyargs, *args.args, *args.kwonlyargs] if a.annotation]
+    return [*function.decorator_list, *args.defaults, *(d for d in args.kw_defaults if d is not None),
+            *annotations, *([function.returns] if function.returns else [])]
+
+
+def _where(unit, node: ast.AST) -> str:
+    line = unit.first_line - 1 + getattr(node, "lineno", 1)
+    return f"{unit.label}, line {line}" if unit.label.startswith("cell") else f"line {line}"
+
+
+def _text(value: str) -> tuple[str, bool] | None:
+    """A string constant naming the machinery (a whole identifier) or a grader module."""
+    match = _WORDS.search(value)
+    if match:
+        return f"the text {match.group(1)!r}", True
+    if value.startswith("grader.") and not _is_live_check(value):
+        return f"the text {value[:60]!r}", True
+    return None
+
+
+def _is_text(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Constant) and isinstance(node.value, str)) or isinstance(
+        node, (ast.JoinedStr, ast.BinOp))
+
+
+def _reads_one_entry(node: ast.AST, parent: ast.AST | None, parents: dict[int, ast.AST]) -> bool:
+    """``"name" in sys.modules``, ``sys.modules.get("name")``, ``sys.modules["name"]``: a
+    look at one module by a constant name (a grader module's name is a finding by itself)."""
+    if isinstance(parent, ast.Compare) and node in parent.comparators and all(
+            isinstance(op, (ast.In, ast.NotIn)) for op in parent.ops):
+        return True
+    if isinstance(parent, ast.Subscript) and isinstance(parent.slice, ast.Constant):
+        return True
+    call = parents.get(id(parent)) if isinstance(parent, ast.Attribute) else None
+    return isinstance(parent, ast.Attribute) and parent.attr == "get" and isinstance(call, ast.Call) and bool(
+        call.args) and all(isinstance(a, ast.Constant) for a in call.args)
+
+
+def _through_torch(dotted: str) -> bool:
+    """``torch.sys.modules``, ``np.ctypeslib``: a library's own reference to the machinery."""
+    parts = dotted.replace("np.", "numpy.", 1).split(".")
+    return parts[0] in ("torch", "numpy") and any(p in _GATEWAY_MODULES or p == "ctypeslib" for p in parts[1:])
 
 
 def _imported(node: ast.Import | ast.ImportFrom) -> tuple[str, bool] | None:
@@ -240,4 +304,5 @@ def _is_machinery(dotted: str) -> bool:
     if dotted == "grader" or (dotted.startswith("grader.") and _is_live_check(dotted)):
         return False
     return any(dotted == m or dotted.startswith(m if m.endswith(".") else m + ".") or
-               (m.endswith(".") and dotted == m[:-1]) for m in MACHINERY)
+               (m.endswith(".") and dotted == m[:-1]) or (m == "torch._C._dispatch" and dotted.startswith(m))
+               for m in MACHINERY)

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader.codec import Raised
-from grader.integrity import Integrity, apply_unverified
+from grader.integrity import Integrity
+from grader.watched import apply_watching
 from grader.exercise import Check, CheckContext, Exercise, StudentFailed, Verdict
 from grader.results import CheckResult, ExerciseResult
 from grader.sandbox import RunOutcome
@@ -33,10 +34,21 @@ class Context:
     device: str
     failed_units: list[tuple[str, Raised | None, str]] = field(default_factory=list)  # (label, error, source)
     integrity: Integrity | None = None  # what in the source could change the sandbox's watching
+    _watched: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.integrity is None:
             self.integrity = Integrity(self.source)
+
+    def watched_probes(self, exercise: str, expected: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Every probe's observations of ``exercise``, with what its watched calls did
+        (:func:`grader.watched.apply_watching`), worked out once for all its checks."""
+        if exercise not in self._watched:
+            assert self.integrity is not None
+            self._watched[exercise] = {
+                name: apply_watching(run.observations, expected.get(name, {}), self.integrity, run)
+                for (ex, name), run in self.outcome.probes.items() if ex == exercise}
+        return self._watched[exercise]
 
 
 def _clean(raised: Raised) -> Raised:
@@ -62,7 +74,8 @@ def _not_defined(name: str, context: Context) -> str:
 
 
 def _judge_check(check: Check, exercise: Exercise, context: Context, expected: dict[str, Any],
-                 results: dict[str, CheckResult], charged: set[str], shown: dict[str, str]) -> tuple[CheckStatus, Verdict]:
+                 results: dict[str, CheckResult], charged: set[str],
+                 shown: dict[str, str]) -> tuple[CheckStatus, Verdict]:
     failed_deps = [d for d in check.depends if results.get(d) is None or results[d].status != CheckStatus.PASSED]
     if failed_deps:
         return CheckStatus.SKIPPED, Verdict(False, f"skipped: it needs {', '.join(failed_deps)} to pass first")
@@ -71,7 +84,8 @@ def _judge_check(check: Check, exercise: Exercise, context: Context, expected: d
     if missing:
         return CheckStatus.FAILED, Verdict(False, _not_defined(missing[0], context))
     got: dict[str, Any] = {}
-    outcome = context.outcome
+    outcome, integrity = context.outcome, context.integrity
+    assert integrity is not None  # Context.__post_init__ sets it
     if check.probe is not None:
         run = outcome.probes.get((exercise.id, check.probe))
         if run is None:
@@ -83,10 +97,9 @@ def _judge_check(check: Check, exercise: Exercise, context: Context, expected: d
         got = {k: _clean(v) if isinstance(v, Raised) else v for k, v in run.observations.items()}
         if run.failure is not None:
             got.setdefault("__probe_failure__", _clean(run.failure))
-        got = apply_unverified(got, expected.get(check.probe, {}), context.integrity, run.notices)
+        got = apply_watching(got, expected.get(check.probe, {}), integrity, run)
     measurements = {name: run.measured for (ex, name), run in outcome.probes.items() if ex == exercise.id}
-    others = {name: apply_unverified(run.observations, expected.get(name, {}), context.integrity, run.notices)
-              for (ex, name), run in outcome.probes.items() if ex == exercise.id}
+    others = context.watched_probes(exercise.id, expected)
     ctx = CheckContext(got_observations=got, expected_observations=expected.get(check.probe or "", {}),
                        source=context.source, device=context.device, check=check, measurements=measurements,
                        charged=charged, exercise_observations=others)
@@ -120,7 +133,7 @@ def _once(message: str, check_id: str, shown: dict[str, str]) -> str:
 def judge_exercise(exercise: Exercise, context: Context, expected: dict[str, Any]) -> ExerciseResult:
     outcome = context.outcome
     defined = set(outcome.defined or [])
-    base = dict(id=exercise.id, title=exercise.title, max_score=exercise.points)
+    base: dict[str, Any] = dict(id=exercise.id, title=exercise.title, max_score=exercise.points)
     if outcome.defined is None:
         message = outcome.fatal.message if outcome.fatal else "the submission could not be run"
         return ExerciseResult(**base, status=ExerciseStatus.ERROR, score=0.0, message=message)
@@ -159,6 +172,7 @@ def cell_report(submission: Submission, outcome: RunOutcome) -> tuple[list[dict[
         if state.stop is not None:
             entry.update(status=CellStatus.STOPPED.value, message=state.stop.message, stop=state.stop.kind.value)
         else:
+            assert state.error is not None  # a unit without a stop that is reported raised
             error = _clean(state.error)
             entry.update(status=CellStatus.ERROR.value, message=error.describe(), error=error.type)
         cells.append(entry)

@@ -96,7 +96,8 @@ class LateStatus(StrEnum):
 class Frame(StrEnum):
     """The messages of the result channel, in the order the worker writes them:
     ``hello``, (``unit_start``, ``unit_done``) per unit, ``loaded``, (``probe_start``,
-    [``timing_ready``, ``timing_done`` | ``observe``]..., ``probe_done``) per probe, ``done``."""
+    [``timing_ready``, ``timing_done`` | ``observe`` | ``watch``]..., ``probe_done``) per probe,
+    ``done``; a ``notice`` may come at any point after ``hello``."""
 
     HELLO = "hello"
     UNIT_START = "unit_start"
@@ -106,7 +107,8 @@ class Frame(StrEnum):
     TIMING_READY = "timing_ready"
     TIMING_DONE = "timing_done"
     OBSERVE = "observe"  # a probe asks the runner to look at the sandbox's files itself
-    NOTICE = "notice"  # at any point after hello: the audit hook saw the student's code reach the machinery
+    NOTICE = "notice"  # at any point after hello: the student's code reached the machinery, ran a forbidden function
+    WATCH = "watch"  # in a probe: digests of a watched call's arguments (before, after, at the end)
     PROBE_DONE = "probe_done"
     DONE = "done"
 

@@ -13,10 +13,28 @@ functions and classes it calls.
 from __future__ import annotations
 
 import ast
+import fnmatch
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 _LOOKUPS = ("getattr", "vars", "__dict__")
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def _folded(node: ast.AST) -> str | None:
+    """The text of ``"a" + "b"`` (constants only), else None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _folded(node.left), _folded(node.right)
+        return None if left is None or right is None else (left + right)[:200]
+    return None
+
+
+def _numpy(name: str) -> str:
+    return "numpy." + name[3:] if name.startswith("np.") else name
 
 
 def _import_aliases(node: ast.AST) -> dict[str, str]:
@@ -37,9 +55,11 @@ class StudentSource:
     where: dict[str, str] = field(default_factory=dict)  # def name -> "cell 3"
     trees: list[tuple[Any, ast.Module]] = field(default_factory=list)  # (unit, its parsed source)
     top_level_names: set[str] = field(default_factory=set)  # names the code outside any def refers to
+    bound: dict[str, ast.AST] = field(default_factory=dict)  # top-level name -> the expression it was bound to
+    _used: dict[str, frozenset[str]] = field(default_factory=dict, repr=False, compare=False)  # names_used, asked
 
     @classmethod
-    def from_units(cls, units) -> "StudentSource":
+    def from_units(cls, units) -> StudentSource:
         source = cls()
         for unit in units:
             try:
@@ -78,9 +98,11 @@ class StudentSource:
                     dotted = self._dotted(value, {})
                     if dotted:
                         self.aliases[target] = dotted
+                    else:  # _cu = torch.jit.CompilationUnit("..."): what the value is made of counts too
+                        self.bound[target] = value
 
     @staticmethod
-    def _pairs(targets: list[ast.AST], value: ast.AST) -> list[tuple[str, ast.AST]]:
+    def _pairs(targets: Sequence[ast.AST], value: ast.AST) -> list[tuple[str, ast.AST]]:
         """(name, expression) for ``a = x`` and ``a, b = x, y``."""
         pairs = []
         for target in targets:
@@ -100,12 +122,12 @@ class StudentSource:
             return f"{owner}.{node.args[1].value}" if owner else None
         if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) \
                 and isinstance(node.slice.value, str):
-            owner = node.value
-            if isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name) and owner.func.id == "vars" \
-                    and owner.args:
-                base = self._dotted(owner.args[0], local_aliases)
-            elif isinstance(owner, ast.Attribute) and owner.attr == "__dict__":
-                base = self._dotted(owner.value, local_aliases)
+            container = node.value
+            if isinstance(container, ast.Call) and isinstance(container.func, ast.Name) \
+                    and container.func.id == "vars" and container.args:
+                base = self._dotted(container.args[0], local_aliases)
+            elif isinstance(container, ast.Attribute) and container.attr == "__dict__":
+                base = self._dotted(container.value, local_aliases)
             else:
                 return None
             return f"{base}.{node.slice.value}" if base else None
@@ -133,12 +155,16 @@ class StudentSource:
     def names_used(self, function: str, _seen: set[str] | None = None) -> set[str]:
         """Every dotted name referenced inside ``function`` (and the student's helpers it
         calls), aliases resolved: ``{"torch.broadcast_shapes", "len", ...}``; string
-        constants appear as ``str:<text>``."""
-        seen = _seen if _seen is not None else set()
-        if function in seen or function not in self.functions:
+        constants appear as ``str:<text>``. The source never changes: each answer is kept."""
+        if _seen is None:
+            if function not in self._used:
+                self._used[function] = frozenset(self.names_used(function, set()))
+            return set(self._used[function])
+        seen = _seen
+        if function in seen or (function not in self.functions and function not in self.bound):
             return set()
         seen.add(function)
-        node = self.functions[function]
+        node = self.functions.get(function) or self.bound[function]
         local_aliases = self._local_aliases(node)
         used: set[str] = set()
         for sub in ast.walk(node):
@@ -148,25 +174,40 @@ class StudentSource:
                     used.add(dotted)
             if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
                 used.add(f"str:{sub.value}")  # getattr(torch, "broadcast_shapes")
+            folded = _folded(sub)
+            if folded is not None:
+                used.add(f"str:{folded}")  # getattr(torch, "broadcast_" + "shapes")
         for name in list(used):
             head = name.split(".")[0]
             for helper in {name, head}:
-                if helper in self.functions and helper != function:
+                if (helper in self.functions or helper in self.bound) and helper != function:
                     used |= self.names_used(helper, seen)
         return used
 
     def find_forbidden(self, function: str, forbidden: set[str]) -> list[str]:
         """The forbidden dotted names (e.g. ``torch.broadcast_shapes``) ``function`` uses.
         ``numpy``/``np`` spellings are treated alike; a bare attribute name given as a
-        string (``getattr(torch, "broadcast_shapes")``) counts too."""
-        used = {u.replace("np.", "numpy.", 1) if u.startswith("np.") else u for u in self.names_used(function)}
-        exact = sorted(n for n in forbidden if n in used)
+        string (``getattr(torch, "broadcast_shapes")``) counts too, and so does a name
+        inside a string (code that TorchScript compiles). A name with ``*`` is a pattern
+        (``torch.*broadcast*``: any helper of torch whose name says so)."""
+        used = {_numpy(u) for u in self.names_used(function)}
+        names = {u for u in used if not u.startswith("str:")}
+        strings = {u[4:].strip() for u in used if u.startswith("str:")}
+        words = {s for s in strings if s.isidentifier()}  # getattr(torch, "broadcast_shapes")
+        dotted = {_numpy(t) for s in strings for t in _TOKEN.findall(s) if "." in t}  # code in a string
+        exact = sorted(n for n in forbidden if "*" not in n and n in names)
         if exact:
             return exact
         found = []
         for name in sorted(forbidden):
+            if "*" in name:
+                tail = name.split(".")[-1]
+                if any(fnmatch.fnmatchcase(u, name) for u in names | dotted) or (
+                        tail != "*" and any(fnmatch.fnmatchcase(w, tail) for w in words)):
+                    found.append(name)
+                continue
             attr = name.rsplit(".", 1)[-1]
-            if name in used or f"str:{attr}" in used or any(
-                    u.endswith("." + attr) and u.split(".")[0] in ("torch", "numpy") for u in used):
+            if name in dotted or attr in words or any(
+                    u.endswith("." + attr) and u.split(".")[0] in ("torch", "numpy") for u in names):
                 found.append(name)
         return found

@@ -13,6 +13,9 @@ of a check's logic, its messages and hints)::
     verdict = judge(exercise, "norm.values", got={"random": value}, expected={"random": value})
     assert verdict.passed
 
+Read code the way a check reads ``ctx.source`` with :func:`student_source`, and look at
+several checks of one grading with :func:`checks_by_id`.
+
 Builds of the grader share one warm worker pool per process (:func:`shared_pool`), so a
 test file pays torch's import once.
 """
@@ -29,11 +32,12 @@ from grader.codec import decode, encode
 from grader.exercise import CheckContext, Exercise, StudentFailed, Verdict
 from grader.sandbox import Limits
 from grader.sandbox.launch import WorkerPool
-from grader.integrity import Integrity, apply_unverified
+from grader.integrity import Integrity
+from grader.watched import apply_watching
 from grader.static import StudentSource
 
-__all__ = ["check", "exercise_result", "grade_file", "grade_source", "judge", "make_context", "notebook",
-           "shared_pool"]
+__all__ = ["check", "checks_by_id", "exercise_result", "grade_file", "grade_source", "judge", "make_context",
+           "notebook", "shared_pool", "student_source"]
 
 _pools: list[WorkerPool] = []
 
@@ -93,28 +97,48 @@ def check(result: dict[str, Any], exercise_id: str, check_id: str) -> dict[str, 
     return next(c for c in exercise_result(result, exercise_id)["checks"] if c["id"] == check_id)
 
 
+def checks_by_id(result: dict[str, Any], exercise_id: str) -> dict[str, dict[str, Any]]:
+    """Every check's entry of one exercise of a result, by check id (in the exercise's
+    order), for tests that look at several checks of one grading::
+
+        checks = checks_by_id(result, "vector_norm")
+        assert checks["norm.values"]["status"] == "passed" and checks["norm.shape"]["points"] == 1
+    """
+    return {c["id"]: c for c in exercise_result(result, exercise_id)["checks"]}
+
+
+def student_source(*cells: str) -> StudentSource:
+    """The student's source as a check reads it (``ctx.source``), for a notebook with these
+    code cells: each dedented and labelled ``cell 1``, ``cell 2``... as in a real grading.
+    Test what a check or an integrity rule finds in the code without grading anything::
+
+        assert "torch.autograd.grad" in student_source(code).names_used("linear_grads")
+
+    No cells: a submission with no code."""
+    from grader.submission import Unit
+
+    units = [Unit(f"cell {i}", f"<cell {i}>", textwrap.dedent(c)) for i, c in enumerate(cells, 1)]
+    return StudentSource.from_units(units)
+
+
 def _observed(values: dict[str, Any]) -> dict[str, Any]:
     """Observations as the judge sees them: values from torch or NumPy go through the
     codec (encoded in the sandbox, decoded on the trusted side)."""
-    torch = None
     try:
-        import torch  # noqa: F811 - optional in a check's unit test
+        import torch as torch_module  # optional in a check's unit test
     except ImportError:
-        pass
-    return {k: decode(encode(v, torch)) for k, v in values.items()}
+        torch_module = None  # type: ignore[assignment]
+    return {k: decode(encode(v, torch_module)) for k, v in values.items()}
 
 
 def make_context(exercise: Exercise, check_id: str, got: dict[str, Any], expected: dict[str, Any],
                  source: str = "", device: str = "cpu") -> CheckContext:
     """A :class:`CheckContext` for ``check_id`` over observations written by hand (tensors,
     arrays and plain values; they are encoded and decoded like real ones)."""
-    from grader.submission import Unit
-
     chosen = next(c for c in exercise.checks if c.id == check_id)
-    units = [Unit("cell 1", "<cell 1>", textwrap.dedent(source))] if source else []
-    student = StudentSource.from_units(units)
+    student = student_source(source) if source else student_source()
     expected = _observed(expected)
-    return CheckContext(got_observations=apply_unverified(_observed(got), expected, Integrity(student)),
+    return CheckContext(got_observations=apply_watching(_observed(got), expected, Integrity(student)),
                         expected_observations=expected, source=student, device=device, check=chosen)
 
 

@@ -1,4 +1,8 @@
-"""Shared test helpers: grade a submission written on the fly, with an isolated cache."""
+"""Shared test helpers: grade a submission written on the fly, with an isolated cache.
+
+What a plugin author would need too lives in :mod:`grader.testing` (the warm worker
+pool, grading, notebooks, reading results); the helpers here use it, so the grader's own
+suite exercises it."""
 
 from __future__ import annotations
 
@@ -11,6 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
+# re-exported for the test files (``from conftest import notebook``...)
+from grader.testing import checks_by_id as checks_by_id, exercise_result as exercise_result, notebook as notebook
 
 os.environ.setdefault("GRADER_DISABLE_PLUGIN_AUTOLOAD", "1")
 
@@ -30,55 +37,40 @@ def isolated_cache(tmp_path_factory):
         os.environ["GRADER_CACHE_DIR"] = old
 
 
-def notebook(*cells: str) -> str:
-    """A minimal valid nbformat-4 notebook with these code cells."""
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(textwrap.dedent(c)) for c in cells]
-    return nbformat.writes(nb)
-
-
 def write_submission(directory: Path, source: str, name: str = "submission.py") -> Path:
     path = Path(directory) / name
     path.write_text(textwrap.dedent(source) if name.endswith(".py") else source)
     return path
 
 
-_POOL = []
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _close_worker_pool():
     yield
-    for pool in _POOL:
-        pool.close()
+    from grader.testing import close_shared_pool
+
+    close_shared_pool()
 
 
 def worker_pool():
-    """One warm zygote for the whole session (what `grader check` and `grader batch` use)."""
-    if not _POOL:
-        from grader.engine import exercise_registry
-        from grader.plugins import get_plugin_manager
-        from grader.sandbox.launch import WorkerPool
+    """Two warm zygotes for the whole session (grade_jobs grades two at a time): grader.testing's
+    shared pool, preloaded with every exercise's module, as `grader check` and `grader batch` are."""
+    from grader.testing import shared_pool
 
-        modules = sorted({e.module for e in exercise_registry(get_plugin_manager()).values()})
-        _POOL.append(WorkerPool(2, preload=modules, warm=True))  # grade_jobs grades two at a time
-    return _POOL[0]
+    return shared_pool(2)
 
 
 def grade(path: Path, *exercises: str, timeout: float | None = None, device: str = "cpu", limits=None,
           fresh: bool = False) -> dict:
-    """Grade in-process through the engine (what `grader check` does) and return the JSON object.
-    ``fresh`` starts a new interpreter for the worker instead of forking the warm zygote."""
-    from grader.engine import grade_path
+    """Grade in-process through the engine (what `grader check` does) and return the JSON object
+    (grader.testing.grade_file, with ``timeout`` for the whole submission). ``fresh`` starts a
+    new interpreter for the worker instead of forking the warm zygote."""
     from grader.sandbox import Limits
+    from grader.testing import grade_file
 
     limits = limits or Limits()
     if timeout is not None:
         limits.total_seconds = timeout
-    return grade_path(path, list(exercises) or None, device=device, limits=limits,
-                      pool=None if fresh else worker_pool()).to_dict()
+    return grade_file(path, *exercises, device=device, limits=limits, fresh=fresh)
 
 
 def builtin_exercise(exercise_id: str):
@@ -119,15 +111,6 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run `python -m grader ARGS` as a user would, capturing output."""
     return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True, cwd=cwd,
                           timeout=600)
-
-
-def checks_by_id(result: dict, exercise: str) -> dict[str, dict]:
-    ex = next(e for e in result["exercises"] if e["id"] == exercise)
-    return {c["id"]: c for c in ex["checks"]}
-
-
-def exercise_result(result: dict, exercise: str) -> dict:
-    return next(e for e in result["exercises"] if e["id"] == exercise)
 
 
 def score_beside_machinery(result: dict, exercise: str) -> float:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, checks_by_id, exercise_result, grade, notebook, write_submission
+from conftest import REPO, checks_by_id, exercise_result, grade, write_submission
 from grader.sandbox import Limits
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/mountinfo"), reason="the sandbox needs Linux")
@@ -88,8 +88,9 @@ def test_forged_observations_with_missing_data_earn_nothing_and_break_nothing(tm
     forged = grade(write_submission(tmp_path, FORGE_EMPTY_TENSORS, "forged.py"), "tensor_ops", limits=small())
     control = grade(write_submission(tmp_path, WRONG_TENSOR_OPS, "control.py"), "tensor_ops", limits=small())
     assert score(forged, "tensor_ops") == 0 <= score(control, "tensor_ops") < 2  # forging costs, never gains
-    messages = " ".join([exercise_result(forged, "tensor_ops")["message"]] + forged["notes"] + [
-        c["message"] for c in exercise_result(forged, "tensor_ops")["checks"]] + [c["message"] for c in forged["cells"]])
+    messages = " ".join([exercise_result(forged, "tensor_ops")["message"]] + forged["notes"]
+                        + [c["message"] for c in exercise_result(forged, "tensor_ops")["checks"]]
+                        + [c["message"] for c in forged["cells"]])
     assert "tampered" in messages, forged
 
 
@@ -235,15 +236,17 @@ WATCH_OFF["text turned into the hook by a library"] = (
 def test_switching_off_what_the_sandbox_watches_gains_nothing(tmp_path, trick):
     """The watching inside the sandbox (forbidden calls, in-place changes) runs beside the
     student's code; code that can reach it is found in the source (grader.integrity) and
-    its watched calls count as caught: the same points as the plain mistake."""
+    its watched calls count as caught: never more points than the plain mistake."""
     exercise, hostile, control = WATCH_OFF[trick]
     tricked = grade(write_submission(tmp_path, hostile, "tricked.py"), exercise, limits=small())
     plain = grade(write_submission(tmp_path, control, "control.py"), exercise, limits=small())
-    assert score(tricked, exercise) == score(plain, exercise), (checks_by_id(tricked, exercise),
+    assert score(tricked, exercise) <= score(plain, exercise), (checks_by_id(tricked, exercise),
                                                                 checks_by_id(plain, exercise))
     failed = [c for c in checks_by_id(tricked, exercise).values() if c["points"] < c["max_points"]
               and c["status"] == "failed"]
-    assert any("could not be verified" in c["message"] or "does not allow" in c["message"] for c in failed), failed
+    if score(tricked, exercise) == score(plain, exercise):  # else the trick broke the student's own code
+        assert any(word in c["message"] for c in failed for word in ("could not be verified", "does not allow",
+                                                                      "in place")), failed
     if trick.startswith("text turned"):  # nothing in the source names it: the sandbox's audit hook saw it
         assert any("sys.setprofile (seen while it ran)" in n for n in tricked["notes"]), tricked["notes"]
 
@@ -340,7 +343,6 @@ def test_a_reference_that_times_out_is_never_cached(tmp_path, monkeypatch):
     from grader.errors import GraderError
 
     import importlib
-    import sys
 
     reference = write_submission(tmp_path, "def slow():\n    while True:\n        pass\n", "ref.py")
     (tmp_path / "trust_slow_plugin.py").write_text(SLOW_PLUGIN.replace("REFERENCE", repr(str(reference))))

@@ -6,8 +6,9 @@ Time limits are CPU time of the whole sandbox (its cgroup's ``cpuacct``, or its
 processes' clocks), so a busy machine or a busy neighbour never turns a correct cell
 into a time-out; a wall-clock backstop (twice the limit plus a few seconds) stops code
 that sleeps or blocks. The submission's total limit counts the CPU time of all its
-attempts, with the same kind of backstop (``runner.run_in_sandbox``). Timed calls (speed checks) are measured the same way, between two
-frames, with inputs the runner releases only when the measurement starts.
+attempts, with the same kind of backstop (``runner.run_in_sandbox``). Timed calls (speed
+checks) are measured the same way, between two frames, with inputs the runner releases
+only when the measurement starts.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import selectors
 import signal
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader.results import Stop
 from grader.sandbox.cgroup import SandboxCgroup
@@ -31,10 +32,13 @@ from grader.sandbox.processes import (cpu_seconds, descendants, memfd_bytes, res
 from grader.sandbox.protocol import Event, FrameProtocol, ProbeKey
 from grader.states import Frame, StopKind
 
-SIGNAL_NAMES = {signal.SIGSEGV: "segmentation fault", signal.SIGABRT: "abort", signal.SIGBUS: "bus error",
-                signal.SIGFPE: "floating-point exception", signal.SIGILL: "illegal instruction",
-                signal.SIGKILL: "killed", signal.SIGTERM: "terminated", signal.SIGXCPU: "CPU time limit",
-                signal.SIGSYS: "a forbidden system call"}
+if TYPE_CHECKING:
+    from grader.sandbox.launch import Launched
+
+SIGNAL_NAMES: dict[int, str] = {
+    signal.SIGSEGV: "segmentation fault", signal.SIGABRT: "abort", signal.SIGBUS: "bus error",
+    signal.SIGFPE: "floating-point exception", signal.SIGILL: "illegal instruction", signal.SIGKILL: "killed",
+    signal.SIGTERM: "terminated", signal.SIGXCPU: "CPU time limit", signal.SIGSYS: "a forbidden system call"}
 WALL_FACTOR, WALL_SLACK = 2.0, 5.0  # the wall-clock backstop of a CPU-time limit
 POLL_SECONDS = 0.25
 STALL_SECONDS = 1.0  # a watch loop late by more than this was not running: see Attempt._forgive_stall
@@ -88,7 +92,7 @@ class Attempt:
         self.done = False
         self.tampered = False
         self.cgroup: SandboxCgroup | None = None
-        self.launched = None
+        self.launched: Launched | None = None
         self.students: list[int] = []
         self.timing: tuple[str, int, float] | None = None  # (key, seed, cpu at the start)
         self.received: dict[str, Any] = {"units": {}, "probes": {}, "defined": None, "stand_ins": [],
@@ -112,6 +116,12 @@ class Attempt:
             WALL_FACTOR * cpu_budget + WALL_SLACK if cpu_budget is not None else BETWEEN_SECONDS)
         self.phase = _Phase(name, culprit, cpu_budget, wall_budget, self.cpu_now() if cpu_budget else 0.0, now,
                             limit_text)
+
+    @property
+    def _worker(self) -> Launched:
+        """The worker tree :meth:`run` launched (every frame and watch comes after)."""
+        assert self.launched is not None
+        return self.launched
 
     # ------------------------------------------------------------------ frames
     def _label(self, index: int) -> str:
@@ -138,6 +148,7 @@ class Attempt:
         self._enter("loading the submission", None, None)
 
     def _on_unit_start(self, event: Event) -> None:
+        assert event.index is not None  # the protocol's unit frames carry their index
         seconds = self.limits.unit_seconds
         self._enter(f"running {self._label(event.index)}", ("unit", event.index), seconds,
                     limit_text=f"{seconds:g} s")
@@ -152,18 +163,21 @@ class Attempt:
         self._enter("after loading", None, None)
 
     def _on_probe_start(self, event: Event) -> None:
+        assert event.probe is not None  # the protocol's probe frames carry their key
         seconds = self.timeouts[event.probe]
         self._enter(f"checking {event.probe[1]} ({event.probe[0]})", ("probe", event.probe), seconds,
                     limit_text=f"{seconds:g} s")
         self.received["probes"].setdefault(event.probe, {"measured": {}})
 
     def _on_timing_ready(self, event: Event) -> None:
+        assert event.key is not None  # the protocol's timing frames carry their key
         seed = secrets.randbits(62)
         self.timing = (event.key, seed, self.cpu_now())
         self._control({"seed": seed})
 
     def _on_timing_done(self, event: Event) -> None:
         cpu = self.cpu_now()
+        assert self.timing is not None  # the protocol lets timing_done follow only timing_ready
         key, seed, start = self.timing
         self.timing = None
         spent = max(0.0, cpu - start)
@@ -174,7 +188,7 @@ class Attempt:
 
     def _on_observe(self, event: Event) -> None:
         """Look at the sandbox's files from outside it (see grader.sandbox.observe)."""
-        w2 = sandbox_init(self.launched.pid)
+        w2 = sandbox_init(self._worker.pid)
         if w2 is None or not any(f == "private mounts" for f in self.outcome.sandbox):
             found: Listing | FileRead = Listing(complete=False, problem="the sandbox has no filesystem of its own")
         elif event.what == "files":
@@ -191,10 +205,27 @@ class Attempt:
         self._enter("between checks", None, None)
 
     def _on_notice(self, event: Event) -> None:
-        """The audit hook saw the student's code reach the machinery (grader.sandbox.audit):
-        it concerns every probe this attempt runs."""
-        if event.what and event.what not in self.received["notices"]:
+        """The student's code reached the machinery (grader.sandbox.audit: it concerns every
+        probe this attempt runs), or a watched call ``key`` ran a forbidden function or had
+        a thread of the submission beside it (grader.sandbox.watching)."""
+        if event.key is not None and event.probe is not None:
+            entry = self.received["probes"].setdefault(event.probe, {"measured": {}})
+            if event.forbidden is not None:
+                entry.setdefault("forbidden", {}).setdefault(event.key, event.forbidden)
+            else:
+                entry.setdefault("call_notices", {}).setdefault(event.key, []).append(event.what)
+        elif event.what and event.what not in self.received["notices"]:
             self.received["notices"].append(event.what)
+
+    def _on_watch(self, event: Event) -> None:
+        """Digests of a watched call's arguments, kept here: the trusted side compares them."""
+        if event.probe is None or event.key is None:
+            return
+        entry = self.received["probes"].setdefault(event.probe, {"measured": {}})
+        record = entry.setdefault("watched", {}).setdefault(event.key, {})
+        if event.stage == "before":
+            record.update(function=event.function, labels=event.labels)
+        record[str(event.stage)] = event.digests
 
     def _on_done(self, event: Event) -> None:
         self.done = True
@@ -208,7 +239,7 @@ class Attempt:
         body = json.dumps(message).encode()
         data = HEADER.pack(len(body)) + body
         try:
-            written = os.write(self.launched.control, data)
+            written = os.write(self._worker.control, data)
         except BlockingIOError:
             written = 0
         except OSError:
@@ -218,7 +249,8 @@ class Attempt:
 
     # ------------------------------------------------------------------ limits
     def _check_limits(self, now: float, poll: bool) -> None:
-        if now > self.deadline_total or (poll and self.outcome.cpu_seconds + self.cpu_now() > self.limits.total_seconds):
+        if now > self.deadline_total or (
+                poll and self.outcome.cpu_seconds + self.cpu_now() > self.limits.total_seconds):
             self.stop(StopKind.TOTAL_TIME, f"the submission's total time limit of {self.limits.total_seconds:g} s "
                                            f"was exceeded while {self.phase.name}")
             return
@@ -241,7 +273,7 @@ class Attempt:
             self.deadline_total += lost
 
     def _watch_memory(self) -> None:
-        pids, self.students = sandboxed_processes(self.launched.pid)
+        pids, self.students = sandboxed_processes(self._worker.pid)
         if self.cgroup is not None:
             self.cgroup.add(pids)
         used = resident_bytes(self.students) + memfd_bytes(pids)
@@ -330,7 +362,7 @@ class Attempt:
             self._finish()
 
     def _watch(self) -> None:
-        launched = self.launched
+        launched = self._worker
         selector = selectors.DefaultSelector()
         selector.register(launched.channel, selectors.EVENT_READ, "channel")
         selector.register(launched.stdout, selectors.EVENT_READ, "output")
@@ -382,7 +414,7 @@ class Attempt:
                                              f"while {self.phase.name} (the code printed too much)")
 
     def _finish(self) -> None:
-        launched = self.launched
+        launched = self._worker
         for fd in (launched.channel, launched.stdout, launched.stderr, launched.control):
             try:
                 os.close(fd)

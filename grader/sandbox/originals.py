@@ -27,6 +27,7 @@ MODULES = ("builtins", "time", "os", "os.path", "random", "math", "io", "json", 
            "torch.cuda", "torch.serialization", "torch.optim", "torch.func", "torch.linalg", "torch.random",
            "torch.utils.data", "grader.codec", "grader.sandbox.channel", "grader.sandbox.student",
            "grader.sandbox.recorder", "grader.sandbox.stubs", "grader.sandbox.originals")
+_resolved: dict[str, Any] = {}
 _saved: list[tuple[Any, str, dict[str, Any]]] = []  # (owner, its dotted name, {attribute: original})
 
 
@@ -39,7 +40,7 @@ def _classes(modules: list[Any]) -> list[tuple[str, type]]:
     """torch.Tensor, nn.Module and every module, optimizer and data class of torch."""
     import torch
 
-    found = [("torch.Tensor", torch.Tensor)]
+    found: list[tuple[str, type]] = [("torch.Tensor", torch.Tensor)]
     for module in modules:
         if not getattr(module, "__name__", "").startswith(("torch.nn", "torch.optim", "torch.utils.data")):
             continue
@@ -49,9 +50,12 @@ def _classes(modules: list[Any]) -> list[tuple[str, type]]:
     return found
 
 
-def snapshot(extra_modules: tuple[str, ...] = ()) -> None:
-    """Record the originals (call once per worker, before the student's first line)."""
+def snapshot(extra_modules: tuple[str, ...] = (), names: tuple[str, ...] = ()) -> None:
+    """Record the originals (call once per worker, before the student's first line);
+    ``names``: dotted names to resolve now as well (what the exercises' probes may forbid:
+    ``torch._refs._broadcast_shapes`` lives in no module the snapshot keeps)."""
     _saved.clear()
+    _resolved.clear()
     modules = []
     for name in MODULES + tuple(extra_modules):
         module = sys.modules.get(name)
@@ -62,6 +66,10 @@ def snapshot(extra_modules: tuple[str, ...] = ()) -> None:
                 continue
         modules.append(module)
         _saved.append((module, name, _callable_entries(vars(module))))
+    for dotted in names:
+        found = _resolve(dotted)
+        if found is not None:
+            _resolved[dotted] = found
     seen: set[int] = set()
     for dotted, cls in _classes(modules):
         if id(cls) in seen:
@@ -74,8 +82,8 @@ def _library_folders() -> tuple[str, ...]:
     folders = []
     for name in ("torch", "numpy"):
         module = sys.modules.get(name)
-        if module is not None and getattr(module, "__file__", None):
-            folders.append(os.path.dirname(os.path.realpath(module.__file__)) + os.sep)
+        if module is not None and (file := getattr(module, "__file__", None)):
+            folders.append(os.path.dirname(os.path.realpath(file)) + os.sep)
     return tuple(folders)
 
 
@@ -115,16 +123,34 @@ def restore() -> list[str]:
     return restored
 
 
+def _resolve(dotted: str) -> Any:
+    """``dotted`` looked up now: the longest importable module, then attributes."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except Exception:  # noqa: BLE001 - not a module (or not importable): try a shorter prefix
+            continue
+        for rest in parts[cut:]:
+            obj = inspect.getattr_static(obj, rest, None)
+            if obj is None:
+                return None
+        return obj.__func__ if isinstance(obj, (staticmethod, classmethod)) else obj
+    return None
+
+
 def original(dotted: str) -> Any:
     """The object ``dotted`` named before student code ran (None when unknown)."""
+    if dotted in _resolved:
+        return _resolved[dotted]
     owner_name, _, attribute = dotted.rpartition(".")
-    for owner, name, entries in _saved:
+    for _owner, name, entries in _saved:
         if name == owner_name and attribute in entries:
             return entries[attribute]
     obj: Any = None
     parts = dotted.split(".")
     for cut in range(len(parts) - 1, 0, -1):
-        for owner, name, entries in _saved:
+        for _owner, name, entries in _saved:
             if name == ".".join(parts[:cut]) and parts[cut] in entries:
                 obj = entries[parts[cut]]
                 for rest in parts[cut + 1:]:

@@ -21,7 +21,8 @@ from grader.states import Frame
 MAX_KEY = 200  # observation keys, probe and exercise names
 MAX_LIST = 10_000
 MAX_TIMED_CALLS = 32  # per probe: what exercises time is a handful of runs
-MAX_NOTICES = 16  # per attempt (grader.sandbox.audit sends each kind once)
+MAX_NOTICES = 64  # notices not about one call, per attempt (the audit hook sends each kind once)
+MAX_WATCHES = 4096  # watch records and notices about one call, per probe (a few per watched call)
 RESERVED = ("__", "inspected.")  # observation keys the trusted side writes, never the sandbox
 _LIBRARY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _HEX = re.compile(r"^[0-9a-f]+$")
@@ -48,6 +49,11 @@ class Event:
     root: str | None = None  # timing_done: the Merkle root of the timed call's result (grader.commitment)
     rows: int = 0  # timing_done: how many rows that result has
     hello: dict[str, Any] = field(default_factory=dict)  # hello: sandbox features, versions
+    forbidden: str | None = None  # notice: the forbidden function a watched call (``key``) ran
+    stage: str | None = None  # watch: "before", "after" or "end"
+    function: str | None = None  # watch (before): the student's function
+    labels: list[str] = field(default_factory=list)  # watch (before): the watched arguments
+    digests: list[str] = field(default_factory=list)  # watch: one per watched argument
 
 
 def _text(value: Any, what: str, limit: int = MAX_KEY) -> str:
@@ -92,6 +98,7 @@ class FrameProtocol:
         self.timing_key: str | None = None
         self.timed_keys: set[str] = set()
         self.notices = 0
+        self.watches = 0
 
     # ------------------------------------------------------------------ grammar
     def expected(self) -> tuple[Frame, ...]:
@@ -107,9 +114,9 @@ class FrameProtocol:
         if self.state == "probes":
             return (Frame.PROBE_START, Frame.PROBE_DONE) if self.probes_due else (Frame.DONE,)
         if self.state in ("probe", "prelude"):
-            return (Frame.TIMING_READY, Frame.OBSERVE, Frame.PROBE_DONE)
+            return (Frame.TIMING_READY, Frame.OBSERVE, Frame.WATCH, Frame.PROBE_DONE)
         if self.state in ("timing", "prelude_timing"):
-            return (Frame.TIMING_DONE,)
+            return (Frame.TIMING_DONE, Frame.WATCH)
         return ()
 
     def feed(self, message: dict[str, Any]) -> Event:
@@ -182,7 +189,7 @@ class FrameProtocol:
         if not due or key != due[0]:
             raise FrameError(f"unexpected probe {str(key)[:120]}")
         self.state = "prelude" if self.state == "preludes" else "probe"
-        self.current, self.timed_keys = key, set()
+        self.current, self.timed_keys, self.watches = key, set(), 0
         return Event(Frame.PROBE_START, probe=key)
 
     def _new_key(self, message: dict[str, Any], what: str) -> str:
@@ -248,10 +255,36 @@ class FrameProtocol:
                      restored=restored)
 
     def _on_notice(self, message: dict[str, Any]) -> Event:
-        self.notices += 1
-        if self.notices > MAX_NOTICES:
-            raise FrameError(f"more than {MAX_NOTICES} notices")
-        return Event(Frame.NOTICE, probe=self.current, what=_text(message["event"], "a notice"))
+        call, forbidden = message.get("call"), message.get("forbidden")
+        if call is not None and self.current is not None:  # about one watched call: the probe's budget
+            self._count_watch()
+        else:
+            self.notices += 1
+            if self.notices > MAX_NOTICES:
+                raise FrameError(f"more than {MAX_NOTICES} notices")
+        return Event(Frame.NOTICE, probe=self.current, what=_text(message["event"], "a notice"),
+                     key=None if call is None else _text(call, "a call's key"),
+                     forbidden=None if forbidden is None else _text(forbidden, "a forbidden name"))
+
+    def _count_watch(self) -> None:
+        self.watches += 1
+        if self.watches > MAX_WATCHES:
+            raise FrameError(f"more than {MAX_WATCHES} watch records in one probe")
+
+    def _on_watch(self, message: dict[str, Any]) -> Event:
+        self._count_watch()
+        key, stage = _text(message["key"], "a call's key"), message.get("stage")
+        digests = message.get("digests")
+        if stage not in ("before", "after", "end") or not isinstance(digests, list) or len(digests) > 64 or not all(
+                isinstance(d, str) and len(d) <= 200 for d in digests):
+            raise FrameError("a watch record the recorder does not write")
+        labels = message.get("labels", []) if stage == "before" else []
+        if not isinstance(labels, list) or len(labels) != (len(digests) if stage == "before" else 0) or not all(
+                isinstance(label, str) and len(label) <= MAX_KEY for label in labels):
+            raise FrameError("a watch record's labels do not fit its digests")
+        function = _text(message.get("function", ""), "a function's name") if stage == "before" else None
+        return Event(Frame.WATCH, probe=self.current, key=key, stage=stage, function=function,
+                     labels=list(labels), digests=list(digests))
 
     def _on_done(self, message: dict[str, Any]) -> Event:
         self.state = "done"

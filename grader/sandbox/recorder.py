@@ -2,10 +2,9 @@
 happened, as plain data (see :mod:`grader.codec`). No verdict is formed here.
 
 - :meth:`Recorder.call` calls a student function under a CPU-time limit and records its
-  value or its exception (with the student's own traceback lines). It also records,
-  from copies taken before the call, which tensor arguments the call changed in place,
-  and (``forbid=``) whether the call ran a forbidden function however it reached it
-  (an alias, ``getattr``, a reference taken before the probe).
+  value or its exception (with the student's own traceback lines). What the call did to
+  its tensor arguments, and (``forbid=``) whether it ran a forbidden function however it
+  reached it, goes to the runner as it happens (:mod:`grader.sandbox.watching`).
 - :meth:`Recorder.timed_call` is measured by the runner, outside the sandbox, in CPU
   time, with inputs made from a seed the runner releases when the measurement starts.
 - :meth:`Recorder.record` records any value.
@@ -13,27 +12,24 @@ happened, as plain data (see :mod:`grader.codec`). No verdict is formed here.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import os
 import signal
-import sys
-import threading
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from grader import commitment
 from grader.codec import encode
 from grader.integrity import WATCHED
 from grader.sandbox import originals
 from grader.sandbox.channel import read_message, write_frame
+from grader.sandbox.watching import ForbiddenWatch, Reporter, others_running, watched_arguments
 from grader.states import Frame
 
 _process_time = time.process_time
 _setitimer = signal.setitimer
 _signal = signal.signal
-_setprofile, _getprofile, _thread_setprofile = sys.setprofile, sys.getprofile, threading.setprofile
 MAX_MESSAGE = 2000
 FAILED = object()  #: what :meth:`Recorder.call` returns when the student's call did not return a value
 
@@ -50,7 +46,7 @@ class Trimmer:
     def __init__(self, student_files: dict[str, str]) -> None:
         self.files = student_files
 
-    def label(self, filename: str, lineno: int) -> str:
+    def label(self, filename: str, lineno: int | None) -> str:
         if filename.startswith("<cell ") and filename.endswith(">"):
             return f"{filename[1:-1]}, line {lineno}"
         return f"{filename}, line {lineno}"
@@ -98,100 +94,12 @@ class Student:
         return self.namespace[name]
 
 
-# ---------------------------------------------------------------- watching a call
-class ForbiddenWatch:
-    """Notices when a call runs one of the forbidden functions (by the identity of their
-    code, as resolved before any student code ran), however the student reached it."""
-
-    def __init__(self, names: tuple[str, ...]) -> None:
-        self.codes: dict[Any, str] = {}
-        self.builtins: dict[int, str] = {}
-        for name in names:
-            obj = originals.original(name)
-            code = getattr(obj, "__code__", None)
-            if code is not None:
-                self.codes[code] = name
-            elif obj is not None and callable(obj):
-                self.builtins[id(obj)] = name
-        self.hit: str | None = None
-        self.profiler = self._profile  # one bound method, so the watch can tell whether it is still on
-
-    def _profile(self, frame, event, arg):
-        if event == "call":
-            name = self.codes.get(frame.f_code)
-        elif event == "c_call":
-            name = self.builtins.get(id(arg))
-        else:
-            return
-        if name is not None and self.hit is None:
-            self.hit = name
-
-    def __enter__(self) -> "ForbiddenWatch":
-        if self.codes or self.builtins:
-            _thread_setprofile(self.profiler)
-            _setprofile(self.profiler)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if not (self.codes or self.builtins):
-            return
-        if _getprofile() is not self.profiler and self.hit is None:
-            self.hit = "sys.setprofile"  # the call switched the watch off
-        _setprofile(None)
-        _thread_setprofile(None)
-
-
-def _tensor_arguments(function: Any, args: tuple, kwargs: dict, torch: Any) -> list[tuple[str, Any, Any]]:
-    """(argument name, tensor, copy) for every tensor passed, also one level inside a
-    list, tuple or dict argument: what a call must leave as it found it."""
-    if torch is None:
-        return []
-    try:
-        names = list(inspect.signature(function).parameters)
-    except (TypeError, ValueError):
-        names = []
-    found = []
-    labelled = [(names[i] if i < len(names) else f"argument {i + 1}", a) for i, a in enumerate(args)]
-    labelled += list(kwargs.items())
-    for label, value in labelled:
-        inner = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) \
-            else [(None, value)]
-        for index, item in list(inner)[:64]:
-            if isinstance(item, torch.Tensor) and item.device.type != "meta":
-                where = label if index is None else f"{label}[{index!r}]"
-                with torch._C.DisableTorchFunction():
-                    found.append((where, item, torch.Tensor.clone(torch.Tensor.detach(item))))
-    return found
-
-
-def _changed(arguments: list[tuple[str, Any, Any]], torch: Any) -> list[str]:
-    """The arguments whose tensor differs from its copy, compared with torch's functions as
-    they were before the student's code ran (a call may have replaced them)."""
-    def before_student(dotted: str) -> Any:
-        found = originals.original(dotted)
-        return found if found is not None else functools.reduce(getattr, dotted.split(".")[1:], torch)
-
-    detach, equal, isnan, nan_to_num = map(before_student, ("torch.Tensor.detach", "torch.equal", "torch.isnan",
-                                                            "torch.nan_to_num"))
-    floating = before_student("torch.is_floating_point")
-    changed = []
-    with torch._C.DisableTorchFunction():
-        for where, tensor, before in arguments:
-            now = detach(tensor)
-            same = now.shape == before.shape and now.dtype == before.dtype and bool(
-                equal(now, before) or (floating(now) and equal(isnan(now), isnan(before))
-                                       and equal(nan_to_num(now), nan_to_num(before))))
-            if not same:
-                changed.append(where)
-    return changed
-
-
 # ---------------------------------------------------------------- the recorder
 class Recorder:
     """Collects a probe's observations: values returned, exceptions raised."""
 
     def __init__(self, student: Student, trimmer: Trimmer, torch: Any, device: str, cpu_budget: float,
-                 inputs: dict[str, Any] | None = None, channel: "Channel | None" = None) -> None:
+                 inputs: dict[str, Any] | None = None, channel: Channel | None = None) -> None:
         self.student = student
         self._inputs = inputs or {}
         self.trimmer = trimmer
@@ -199,6 +107,7 @@ class Recorder:
         self.device = device
         self.deadline = _process_time() + cpu_budget
         self.channel = channel
+        self.reporter = Reporter(channel.frames if channel is not None else None, os.getpid())
         self.observations: dict[str, Any] = {}
 
     def input(self, name: str) -> Any:
@@ -257,9 +166,11 @@ class Recorder:
     def call(self, key: str, function: Any, *args: Any, timeout: float | None = None, forbid: tuple[str, ...] = (),
              record: bool = True, mutates: bool = False, **kwargs: Any) -> Any:
         """Call a student function (by name or object) and record what happened under
-        ``key`` (``key + ".inputs_changed"``: tensor arguments it changed, unless
-        ``mutates``). Returns the value, or :data:`FAILED` when it raised, timed out, ran
-        a forbidden function or is not defined."""
+        ``key``. Unless ``mutates``, the runner gets digests of its tensor and NumPy
+        arguments before and after (the trusted side charges an in-place change once);
+        ``forbid``: dotted names the call must not run (:mod:`grader.sandbox.watching`).
+        Returns the value, or :data:`FAILED` when it raised, timed out, ran a forbidden
+        function or is not defined."""
         if isinstance(function, str):
             if not self.student.has(function):
                 self.observations[key] = {"$": "missing", "name": function}
@@ -268,11 +179,16 @@ class Recorder:
         else:
             name = getattr(function, "__name__", "the function")
         limit = min(timeout, self.remaining()) if timeout is not None else self.remaining()
-        arguments = [] if mutates else _tensor_arguments(function, args, kwargs, self.torch)
+        arguments = () if mutates else watched_arguments(function, args, kwargs, self.torch)
         if forbid or arguments:  # what the trusted side reads from the reference's run (grader.integrity)
             self.observations[key + WATCHED] = encode(
-                {"function": name, "forbid": list(forbid), "inputs": [where for where, _, _ in arguments]})
-        watch = ForbiddenWatch(forbid)
+                {"function": name, "forbid": list(forbid), "inputs": [label for label, _ in arguments]})
+            if others_running():
+                self.reporter.notice("a thread of the submission was running when the call started", call=key)
+        if arguments:
+            self.reporter.before(key, name, arguments)
+        watch = ForbiddenWatch(forbid, lambda hit: self.reporter.notice("a forbidden function", call=key,
+                                                                        forbidden=hit))
         self._arm(limit)
         try:
             with watch:
@@ -288,17 +204,21 @@ class Recorder:
             return FAILED
         finally:
             self.disarm()
+            if arguments:
+                self.reporter.after(key, arguments)
         if watch.hit:
             self.observations[key] = {"$": "raised", "type": "ForbiddenCall", "message": watch.hit,
                                       "forbidden": watch.hit, "traceback": ""}
             return FAILED
-        changed = _changed(arguments, self.torch) if arguments else []
-        if changed:
-            self.observations[key + ".inputs_changed"] = {"$": "dict", "type": "dict", "items": [
-                ["function", name], ["arguments", {"$": "list", "type": "list", "items": changed}]]}
         if record:
             self.record(key, value)
         return value
+
+    def release(self, key: str) -> None:
+        """Say that the probe itself will now change the arguments it passed to call ``key``
+        (to see whether the result shares their memory, say): their last check against an
+        in-place change by the student's code is made now, not at the end of the probe."""
+        self.reporter.release(key)
 
     def observe_files(self, key: str) -> None:
         """Ask the runner to list, itself, every file of the sandbox's writable places
@@ -332,8 +252,11 @@ class Recorder:
         rows, refused = (None, None)
         if commit and value is not FAILED:
             rows, refused = _rows(value, self.torch)
-        tree = commitment.Tree.of_rows(rows) if rows is not None else None
-        fields = {"root": tree.root, "rows": len(rows)} if tree is not None else {}
+        tree: commitment.Tree | None = None
+        fields: dict[str, Any] = {}
+        if rows is not None:
+            tree = commitment.Tree.of_rows(rows)
+            fields = {"root": tree.root, "rows": len(rows)}
         answer = self.channel.ask(Frame.TIMING_DONE, key, **fields)
         if value is not FAILED:
             if not commit:
@@ -341,6 +264,7 @@ class Recorder:
             elif tree is None:
                 self.observations[key] = {"$": "raised", "type": "TypeError", "message": refused, "traceback": ""}
             else:
+                assert rows is not None  # the tree was built from them
                 opened = [i for i in answer.get("open", []) if isinstance(i, int) and 0 <= i < len(rows)]
                 self.record(key, {"shape": tuple(int(n) for n in value.shape), "rows": {i: rows[i] for i in opened},
                                   "paths": {i: tree.path(i) for i in opened}})

@@ -52,6 +52,9 @@ class ProbeRun:
     restored: list[str] = field(default_factory=list)  # functions the worker put back before the probe
     inspected: dict[str, Any] = field(default_factory=dict)  # what an inspector recorded (a fresh worker)
     notices: list[str] = field(default_factory=list)  # what the audit hook saw in the attempt that ran it
+    call_notices: dict[str, list[str]] = field(default_factory=dict)  # call key -> what was seen during it
+    forbidden: dict[str, str] = field(default_factory=dict)  # call key -> the forbidden function it ran
+    watched: dict[str, dict[str, Any]] = field(default_factory=dict)  # call key -> function, labels, digests
 
 
 @dataclass
@@ -101,12 +104,15 @@ def _keep(attempt: Attempt, outcome: RunOutcome) -> None:
         if "observations" in entry:
             outcome.probes[key] = ProbeRun(entry["observations"], entry["raw"], entry["failure"],
                                            measured=entry["measured"], restored=entry["restored"],
-                                           notices=list(received["notices"]))
+                                           notices=list(received["notices"]),
+                                           call_notices=entry.get("call_notices", {}),
+                                           forbidden=entry.get("forbidden", {}), watched=entry.get("watched", {}))
 
 
 def _charge(attempt: Attempt, outcome: RunOutcome, skip_units: dict[int, str]) -> bool:
     """Charge the attempt's stop to its culprit; True when the rest can be run again."""
     stop, culprit = attempt.stop_reason, attempt.culprit
+    assert stop is not None  # only a stopped attempt is charged
     if culprit and culprit[0] == "unit":
         skip_units[culprit[1]] = stop.message
         outcome.units[culprit[1]] = UnitRun(stop=stop)

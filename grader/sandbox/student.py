@@ -16,7 +16,7 @@ import os
 import random
 from typing import Any
 
-from grader.sandbox import audit, originals
+from grader.sandbox import audit, originals, watching
 from grader.sandbox.channel import write_frame
 from grader.sandbox.recorder import FAILED, CallTimeout, Channel, Recorder, Student, Trimmer
 from grader.sandbox.stubs import Stub, StudentImport, noop
@@ -101,6 +101,7 @@ class Job:
         failure = None
         try:
             self.probes[key](self.student, recorder)
+            recorder.reporter.finish()
         except CallTimeout:
             failure = {"$": "raised", "type": "TimeoutError", "timed_out": True, "traceback": "",
                        "message": f"time limit of {spec['timeout']:.3g} s exceeded"}
@@ -123,7 +124,8 @@ class Job:
     def run(self) -> None:
         skip = {int(k) for k in self.request.get("skip_units", {})}
         specs = self.request["probes"]
-        originals.snapshot(tuple(sorted({s["module"] for s in specs})))
+        originals.snapshot(tuple(sorted({s["module"] for s in specs})),
+                           names=tuple(sorted({n for s in specs for n in s.get("forbidden", ())})))
         for spec in (s for s in specs if s.get("prelude")):
             self.run_probe(spec)
         _reset_state(self.torch, self.seed)
@@ -151,5 +153,6 @@ def run_job(request: dict[str, Any], channel: Channel, torch: Any, probes: dict)
         if os.getpid() == pid:  # a child the student forked never writes frames
             write_frame(frames, message)
 
+    watching.capture(torch)
     audit.install(notice, frozenset(request["submission"]["files"]))
     Job(request, channel, torch, probes).run()

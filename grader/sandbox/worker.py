@@ -91,7 +91,7 @@ def _extend_path(entries: list[str]) -> None:
             sys.path.append(entry)
 
 
-def _import_everything(modules: list[str] = ()):
+def _import_everything(modules: list[str] | tuple[str, ...] = ()):
     import torch
 
     torch.set_num_threads(1)
@@ -106,6 +106,17 @@ def _import_everything(modules: list[str] = ()):
     originals.snapshot()  # imports the modules it watches, once, here
     view.warm()
     return torch
+
+
+def _freeze_imports() -> None:
+    """Move everything imported so far out of the garbage collector's sight: a probe's
+    collection (the watch takes one at its end) then scans only what the request made,
+    microseconds instead of 90 ms over torch's objects, and forked workers share the
+    pages of the frozen objects instead of copying them when the collector touches them."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _enter_sandbox(request: dict, features: list[str]) -> bool:
@@ -226,6 +237,7 @@ def zygote(control_fd: int) -> None:
     torch = _import_everything(message.get("modules", []))
     if message.get("warm"):
         warm_up(torch)
+    _freeze_imports()
     _send(sock, {"type": "ready"})
     while True:
         message, fds = _recv(sock, max_fds=5)
@@ -260,7 +272,9 @@ def main() -> None:
     from grader.sandbox import isolation
 
     isolation.set_parent_death_signal()
-    serve_request(_import_everything())
+    torch = _import_everything()
+    _freeze_imports()
+    serve_request(torch)
 
 
 if __name__ == "__main__":
