@@ -7,8 +7,9 @@ the same way). Results passed between hooks are plain, serialisable data.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -21,7 +22,7 @@ hookspec = pluggy.HookspecMarker("grader")
 
 
 @hookspec
-def grader_exercises() -> Sequence["Exercise"]:
+def grader_exercises() -> Sequence[Exercise]:
     """Return the exercises this plugin provides.
 
     Each :class:`grader.exercise.Exercise` has a unique ``id``; a clash between two
@@ -30,7 +31,7 @@ def grader_exercises() -> Sequence["Exercise"]:
 
 
 @hookspec(firstresult=True)
-def grader_load_submission(path: Path) -> "Submission | None":
+def grader_load_submission(path: Path) -> Submission | None:
     """Read the student's file at ``path`` into a :class:`grader.submission.Submission`.
 
     Return ``None`` when this loader does not handle that kind of file (decide by the
@@ -41,7 +42,7 @@ def grader_load_submission(path: Path) -> "Submission | None":
 
 
 @hookspec(firstresult=True)
-def grader_select_device(requested: str) -> "str | None":
+def grader_select_device(requested: str) -> str | None:
     """Turn the ``--device`` option (``cpu``, ``cuda``, ``auto`` or a plugin's own name)
     into the torch device string student code is graded on, or ``None`` to pass.
 
@@ -55,7 +56,7 @@ def grader_report_formats() -> Sequence[str]:
 
 
 @hookspec(firstresult=True)
-def grader_render_report(result: dict[str, Any], fmt: str, color: bool) -> "str | None":
+def grader_render_report(result: dict[str, Any], fmt: str, color: bool) -> str | None:
     """Render one grading result (the JSON object of docs/interfaces.md) in format ``fmt``.
 
     Return ``None`` for formats this plugin does not render. ``color`` is true when the
@@ -64,7 +65,7 @@ def grader_render_report(result: dict[str, Any], fmt: str, color: bool) -> "str 
 
 
 @hookspec
-def grader_export_batch(results: Sequence[dict[str, Any]], out_dir: Path) -> "Sequence[Path] | None":
+def grader_export_batch(results: Sequence[dict[str, Any]], out_dir: Path) -> Sequence[Path] | None:
     """Write this plugin's export of a graded batch (one result object per submission,
     each with ``student`` added) into ``out_dir`` and return the paths written.
 
@@ -82,16 +83,20 @@ def grader_export_batch(results: Sequence[dict[str, Any]], out_dir: Path) -> "Se
 
 
 @hookspec
-def grader_executors() -> "Sequence[Executor]":
+def grader_executors() -> Sequence[Executor]:
     """Return the executors this plugin provides for ``grader batch --executor NAME``.
 
     An executor (:class:`grader.batch.executor.Executor`) has a unique ``name``, a
     one-line ``description`` and ``run(tasks, jobs)``, which grades every
     :class:`~grader.batch.executor.GradeTask` and yields one
     :class:`~grader.batch.executor.TaskOutcome` per task as each finishes (any order);
-    closing the iterator early must stop handing out work. The built-in ``local``
-    executor runs ``jobs`` sandboxed workers on this machine; a distributed one ships
-    tasks elsewhere and calls :func:`grader.batch.executor.grade_task` there.
+    closing the iterator early must stop handing out work. Optional: ``configure(scheduler)``
+    (called with ``--scheduler``; without it, ``--scheduler`` is refused), a ``notify``
+    attribute (set to a function that prints a line in the progress display) and a
+    ``plugins`` attribute (set to the batch's plugin manager: grade in this process with
+    it). The built-in ``local`` executor runs ``jobs`` sandboxed workers on this machine
+    through the batch's plugin manager; a distributed one ships tasks elsewhere and calls
+    :func:`grader.batch.executor.grade_task` there (with the plugins installed there).
     """
 
 
@@ -103,7 +108,7 @@ def grader_late_policies() -> Sequence[str]:
 
 
 @hookspec(firstresult=True)
-def grader_late_penalty(policy: dict[str, Any], lateness: dict[str, Any]) -> "dict[str, Any] | None":
+def grader_late_penalty(policy: dict[str, Any], lateness: dict[str, Any]) -> dict[str, Any] | None:
     """The penalty for one submission handed in after its deadline, or ``None`` when
     ``policy["policy"]`` is not one of this plugin's policies.
 

@@ -29,6 +29,26 @@ def test_every_hook_is_documented():
         assert f"`{name}" in authoring, f"{name} is not documented in docs/authoring.md"
 
 
+def test_the_authoring_guide_s_examples_parse_and_import_only_what_grader_api_exports():
+    import ast
+    import textwrap
+
+    from grader import api
+
+    authoring = (REPO / "docs" / "authoring.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", authoring, re.S)
+    assert blocks
+    for block in blocks:
+        try:
+            tree = ast.parse(textwrap.dedent(block))
+        except SyntaxError as exc:
+            pytest.fail(f"the example starting {block.strip().splitlines()[0]!r} does not parse: {exc}")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "grader.api":
+                unknown = [a.name for a in node.names if a.name not in api.__all__]
+                assert not unknown, f"docs/authoring.md imports {unknown} from grader.api, which does not export them"
+
+
 @pytest.mark.parametrize("path", [p for p in DOCS if p.exists()], ids=lambda p: p.name)
 def test_the_docs_point_only_at_files_of_the_repository(path):
     text = path.read_text(encoding="utf-8")
@@ -38,7 +58,7 @@ def test_the_docs_point_only_at_files_of_the_repository(path):
 
 
 def test_the_interfaces_page_names_every_field_column_and_status(tmp_path):
-    from datetime import datetime, timedelta, timezone
+    from datetime import UTC, datetime, timedelta
 
     from grader import states
     from grader.adjustments import Adjustment
@@ -55,7 +75,7 @@ def test_the_interfaces_page_names_every_field_column_and_status(tmp_path):
     proc = run_cli("check", "examples/submission.ipynb", "-e", "tensor_ops", "--format", "json", cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    deadline = datetime(2025, 3, 1, 23, 59, tzinfo=timezone.utc)
+    deadline = datetime(2025, 3, 1, 23, 59, tzinfo=UTC)
     assignment = Assignment(title="HW", exercises=(ExercisePoints("tensor_ops", 20.0),), deadline=deadline,
                             late={"policy": "per_day", "penalty": 0.1})
     final = apply_assignment(result, assignment, adjustments=[Adjustment("s", "tensor_ops", -1, "add", "why", 2)],

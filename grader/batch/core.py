@@ -20,21 +20,21 @@ import fcntl
 import hashlib
 import json
 import os
-import re
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import grader
 from grader.batch.executor import GradeTask, TaskOutcome
 from grader.batch.layouts import Inventory, StudentSubmission, discover
 from grader.batch.progress import Progress
-from grader.cache import write_text_atomic
-from grader.cache import read_json, write_json_atomic
+from grader.cache import read_json, write_json_atomic, write_text_atomic
 from grader.errors import GraderError
+from grader.options import resolve_device
 from grader.states import CellStatus, RowStatus, StopKind
 from grader.text import display_name, printable
 
@@ -98,7 +98,7 @@ def classify(result: dict[str, Any]) -> tuple[RowStatus, str]:
     kinds = []
     for stop in stops:
         try:
-            kinds.append(StopKind(stop.get("kind")))
+            kinds.append(StopKind(stop.get("kind", "")))  # missing or unknown: ValueError
         except ValueError:
             kinds.append(StopKind.CRASH)
     first = next(iter(stops), None)
@@ -216,7 +216,7 @@ class _Tasks(Sequence[GradeTask]):
     def __len__(self) -> int:
         return len(self.subs)
 
-    def __getitem__(self, index):  # type: ignore[override]
+    def __getitem__(self, index):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         sub = self.subs[index]
@@ -277,10 +277,10 @@ def run_batch(options: BatchOptions, pm=None) -> BatchReport:
     course = open_assignment(options.assignment, pm)
     exercises = select_for(course, exercise_registry(pm), options.exercises)
     requested = options.device or (course.device if course else None) or "cpu"
-    device = pm.hook.grader_select_device(requested=requested)
-    if device is None:
-        raise GraderError(f"unknown device {requested!r} (choose cpu, cuda or auto)")
+    device = resolve_device(pm, requested)
     executor = find_executor(pm, options.executor)
+    if hasattr(executor, "plugins"):
+        executor.plugins = pm  # grade with the exercises and loaders of this batch's plugins
     configure = getattr(executor, "configure", None)
     if configure is not None:
         configure(scheduler=options.scheduler)
@@ -316,78 +316,23 @@ def _run_locked(options, pm, exercises, device, executor, jobs, limits, source, 
     if not inventory.submissions:
         strays = f" ({len(inventory.strays)} stray file(s) ignored)" if inventory.strays else ""
         raise GraderError(f"{source}: no submissions found{strays}")
-    results_dir, feedback_dir, cache_root = out / RESULTS_DIR, out / FEEDBACK_DIR, state / "cache"
-    for folder in (results_dir, feedback_dir):
-        folder.mkdir(parents=True, exist_ok=True)
-        _clean_temporaries(folder)
-    _clean_temporaries(out)
+    cache_root = state / "cache"
+    _prepare_folders(out)
     assignment = course.column if course else "grader: " + ", ".join(e.id for e in exercises)
     rules = CourseRules(course, exercises, out, inventory.submissions, pm)  # read afresh on every run
     inventory.notes.extend(rules.notes())
     config_key = _config_key(exercises, device, limits)
 
-    rows: dict[str, Row] = {}
-    keys: dict[str, str] = {}
-    to_grade: list[StudentSubmission] = []
-    by_id = {s.key: s for s in inventory.submissions}
-    for sub in inventory.submissions:
-        display = sub.primary.rel if sub.primary else ""
-        problem = ("no file was handed in" if sub.primary is None else
-                   f"{display}: {sub.primary.problem}" if sub.primary.problem else None)
-        key = _content_key(config_key, sub) if problem is None else None
-        if problem is None and key is None:
-            problem = f"{display}: cannot read the file"
-        if problem is not None:
-            rows[sub.key] = Row(sub, RowStatus.UNREADABLE, problem,
-                                placeholder_result(exercises, display, device, problem))
-            continue
-        keys[sub.key] = key
-        entry = None if options.force else read_json(cache_root / key[:2] / f"{key}.json")
-        cached = _row_from_cache(sub, entry, exercises, device) if isinstance(entry, dict) else None
-        if cached is not None:
-            rows[sub.key] = cached
-            continue
-        to_grade.append(sub)
+    rows, keys, to_grade = _rows_before_grading(inventory.submissions, config_key, cache_root, exercises, device,
+                                                options.force)
     tasks = _Tasks(to_grade, keys, config_key, {"exercises": tuple(e.id for e in exercises), "device": device,
                                                 "limits": limits.to_dict()})
-
-    progress = Progress(len(inventory.submissions), len(tasks), mode=options.progress)
-    if hasattr(executor, "notify"):
-        executor.notify = progress.message
-    progress.message(f"{len(inventory.submissions)} submission(s) found ({inventory.layout} layout"
-                     f"{', %d stray file(s) ignored' % len(inventory.strays) if inventory.strays else ''}); "
-                     f"{len(tasks)} to grade" + (f" with {min(jobs, len(tasks))} job(s)" if tasks else ""))
-    progress.reused(len(inventory.submissions) - len(tasks))
-    for note in rules.notes():
-        progress.message(f"grader: warning: {note}")
+    progress = _start_progress(inventory, tasks, jobs, executor, options.progress, rules)
     for key, row in rows.items():
         rows[key] = _with_files(pm, out, row, rules)
 
-    interrupted = False
-    graded = 0
-    restore = _sigterm_as_interrupt()
-    outcomes = executor.run(tasks, jobs)
-    try:
-        for outcome in outcomes:
-            sub = by_id.get(outcome.id)
-            if sub is None:
-                progress.message(f"grader: warning: the {options.executor} executor returned an unknown task "
-                                 f"{outcome.id!r}; ignored")
-                continue
-            row = _with_files(pm, out, _row_from_outcome(sub, outcome, exercises, device), rules)
-            rows[sub.key] = row
-            if row.status.cacheable and keys.get(sub.key):
-                _save_to_cache(cache_root / keys[sub.key][:2] / f"{keys[sub.key]}.json", row, progress)
-            graded += 1
-            score = f"{row.result['score']}/{row.result['max_score']}" if row.result else ""
-            progress.advance(f"{sub.key} ({row.worker})" if row.worker else sub.key, row.status, score)
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        close = getattr(outcomes, "close", None)
-        if close is not None:
-            close()
-        restore()
+    run = _Grading(pm, out, rules, exercises, device, cache_root, progress)
+    graded, interrupted = _grade_all(run, executor, options.executor, tasks, jobs, inventory.submissions, rows, keys)
     progress.finish()
     for sub in inventory.submissions:
         if sub.key not in rows:
@@ -404,6 +349,113 @@ def _run_locked(options, pm, exercises, device, executor, jobs, limits, source, 
                        counts={k: v for k, v in counts.items() if v},
                        interrupted=interrupted, seconds=time.monotonic() - started, written=written,
                        strays=len(inventory.strays))
+
+
+def _prepare_folders(out: Path) -> None:
+    """The results and feedback folders, made, without the temporary files an earlier run
+    that was killed left behind (in them and in ``out``)."""
+    for folder in (out / RESULTS_DIR, out / FEEDBACK_DIR):
+        folder.mkdir(parents=True, exist_ok=True)
+        _clean_temporaries(folder)
+    _clean_temporaries(out)
+
+
+def _rows_before_grading(subs: list[StudentSubmission], config_key: str, cache_root: Path, exercises, device: str,
+                         force: bool) -> tuple[dict[str, Row], dict[str, str], list[StudentSubmission]]:
+    """The rows known without grading (the submissions that cannot be read, and the unchanged
+    ones, from the cache unless ``force``), the cache key of every other submission, and
+    the submissions to grade."""
+    rows: dict[str, Row] = {}
+    keys: dict[str, str] = {}
+    to_grade: list[StudentSubmission] = []
+    for sub in subs:
+        display = sub.primary.rel if sub.primary else ""
+        problem = ("no file was handed in" if sub.primary is None else
+                   f"{display}: {sub.primary.problem}" if sub.primary.problem else None)
+        key = _content_key(config_key, sub) if problem is None else None
+        if key is None:
+            if problem is None:
+                problem = f"{display}: cannot read the file"
+            rows[sub.key] = Row(sub, RowStatus.UNREADABLE, problem,
+                                placeholder_result(exercises, display, device, problem))
+            continue
+        keys[sub.key] = key
+        entry = None if force else read_json(cache_root / key[:2] / f"{key}.json")
+        cached = _row_from_cache(sub, entry, exercises, device) if isinstance(entry, dict) else None
+        if cached is not None:
+            rows[sub.key] = cached
+            continue
+        to_grade.append(sub)
+    return rows, keys, to_grade
+
+
+def _start_progress(inventory: Inventory, tasks: _Tasks, jobs: int, executor, mode: str, rules) -> Progress:
+    """The progress display, told what was found and what is to be graded (and the
+    executor told to write its messages there)."""
+    progress = Progress(len(inventory.submissions), len(tasks), mode=mode)
+    if hasattr(executor, "notify"):
+        executor.notify = progress.message
+    progress.message(f"{len(inventory.submissions)} submission(s) found ({inventory.layout} layout"
+                     f"{f', {len(inventory.strays)} stray file(s) ignored' if inventory.strays else ''}); "
+                     f"{len(tasks)} to grade" + (f" with {min(jobs, len(tasks))} job(s)" if tasks else ""))
+    progress.reused(len(inventory.submissions) - len(tasks))
+    for note in rules.notes():
+        progress.message(f"grader: warning: {note}")
+    return progress
+
+
+@dataclass
+class _Grading:
+    """What taking a graded submission in needs, during one run."""
+
+    pm: Any
+    out: Path
+    rules: Any  # grader.batch.course.CourseRules
+    exercises: Sequence
+    device: str
+    cache_root: Path
+    progress: Progress
+
+
+def _grade_all(run: _Grading, executor, executor_name: str, tasks: _Tasks, jobs: int,
+               subs: list[StudentSubmission], rows: dict[str, Row], keys: dict[str, str]) -> tuple[int, bool]:
+    """Grade ``tasks`` with the executor, each row taken into ``rows`` (and its files and
+    cache entry written) the moment it arrives. Returns how many were graded, and whether
+    the run was interrupted (Ctrl-C or SIGTERM)."""
+    by_id = {s.key: s for s in subs}
+    interrupted = False
+    graded = 0
+    restore = _sigterm_as_interrupt()
+    outcomes = executor.run(tasks, jobs)
+    try:
+        for outcome in outcomes:
+            sub = by_id.get(outcome.id)
+            if sub is None:
+                run.progress.message(f"grader: warning: the {executor_name} executor returned an unknown task "
+                                     f"{outcome.id!r}; ignored")
+                continue
+            row = _take_outcome(run, sub, outcome, rows, keys)
+            graded += 1
+            score = f"{row.result['score']}/{row.result['max_score']}" if row.result else ""
+            run.progress.advance(f"{sub.key} ({row.worker})" if row.worker else sub.key, row.status, score)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        close = getattr(outcomes, "close", None)
+        if close is not None:
+            close()
+        restore()
+    return graded, interrupted
+
+
+def _take_outcome(run: _Grading, sub: StudentSubmission, outcome: TaskOutcome, rows: dict[str, Row],
+                  keys: dict[str, str]) -> Row:
+    """The row of a graded submission, in ``rows``, its files written and cached (when it may be)."""
+    row = _with_files(run.pm, run.out, _row_from_outcome(sub, outcome, run.exercises, run.device), run.rules)
+    rows[sub.key] = row
+    if row.status.cacheable and keys.get(sub.key):
+        _save_to_cache(run.cache_root / keys[sub.key][:2] / f"{keys[sub.key]}.json", row, run.progress)
+    return row
 
 
 def _sigterm_as_interrupt():

@@ -185,6 +185,7 @@ class LocalExecutor:
     name = "local"
     description = "sandboxed workers on this machine (--jobs at a time)"
     notify: Callable[[str], None] | None = None
+    plugins: Any = None  # the batch's plugin manager (set by grader batch): its exercises and loaders
 
     def configure(self, scheduler: str | None = None) -> None:
         if scheduler:
@@ -199,7 +200,7 @@ class LocalExecutor:
         first = tasks[0]
         # warm zygotes, one per job, started in this (long-lived) thread; the first to be
         # ready forks the reference run
-        pool = WorkerPool(size, preload=sorted({e.module for e in _exercises(first)}), warm=True)
+        pool = WorkerPool(size, preload=sorted({e.module for e in _exercises(first, self.plugins)}), warm=True)
         try:
             yield from self._run(tasks, first, size, pool)
         finally:
@@ -207,7 +208,7 @@ class LocalExecutor:
 
     def _run(self, tasks: Sequence[GradeTask], first: GradeTask, size: int, pool) -> Iterator[TaskOutcome]:
         try:
-            prepare_references(first, pool=pool)
+            prepare_references(first, self.plugins, pool=pool)
         except Exception as exc:  # noqa: BLE001 - every row says why, and the next run tries again
             reason = failure_text(exc)
             for index in range(len(tasks)):
@@ -233,7 +234,7 @@ class LocalExecutor:
                 except Exception as exc:  # noqa: BLE001 - the row says why
                     done.put(TaskOutcome(getattr(exc, "task_id", str(index)), failure=failure_text(exc)))
                     continue
-                done.put(grade_task(task, pool=StoppablePool(pool, stop), worker=label))
+                done.put(grade_task(task, self.plugins, pool=StoppablePool(pool, stop), worker=label))
 
         threads = [threading.Thread(target=work, args=(f"local/{n + 1}",), name=f"grader-batch-{n + 1}",
                                     daemon=True) for n in range(size)]
@@ -241,14 +242,7 @@ class LocalExecutor:
             t.start()
         try:
             for _ in range(len(tasks)):
-                while True:
-                    try:
-                        outcome = done.get(timeout=0.2)
-                        break
-                    except queue.Empty:
-                        if not any(t.is_alive() for t in threads) and done.empty():
-                            raise RuntimeError("the grading threads stopped early") from None
-                yield outcome
+                yield _next_outcome(done, threads)
         finally:
             # Interrupted (or done): hand out nothing more, and wait for the threads, so
             # that no sandbox (nor a zygote a thread would start again) outlives the run:
@@ -257,6 +251,16 @@ class LocalExecutor:
             pool.close()
             for t in threads:
                 t.join(timeout=30)
+
+
+def _next_outcome(done: queue.SimpleQueue[TaskOutcome], threads: list[threading.Thread]) -> TaskOutcome:
+    """The next outcome a grading thread finishes (an error when they all stopped first)."""
+    while True:
+        try:
+            return done.get(timeout=0.2)
+        except queue.Empty:
+            if not any(t.is_alive() for t in threads) and done.empty():
+                raise RuntimeError("the grading threads stopped early") from None
 
 
 @grader.hookimpl
