@@ -106,11 +106,16 @@ def test_outputs_attachments_and_metadata_never_reach_nbformat(tmp_path, monkeyp
     assert validated["cells"][0]["metadata"] == {} and "attachments" not in validated["cells"][0]
 
 
+# The peak of this process's own address space: VmHWM starts afresh at exec, while
+# getrusage's ru_maxrss carries the parent's peak across fork and exec (a pytest process
+# that has loaded torch would show its own 500 MB here).
 PEAK = """
-import resource, sys
+import sys
 from grader.cli import main
 code = main(["check", sys.argv[1], "-e", "tensor_ops"])
-print(code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, file=sys.stderr)
+with open("/proc/self/status") as status:
+    peak_kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+print(code, peak_kib // 1024, file=sys.stderr)
 """
 
 
@@ -118,7 +123,7 @@ print(code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, file=sys
 def test_the_grader_stays_small_on_a_notebook_of_tiny_values(tmp_path, values):
     """A 15 MB notebook of tiny values took `grader check` to 2.9 GB. Over the limit it is
     refused on its bytes; just under it, it is parsed once and its outputs dropped. The
-    bound, for this process only (RUSAGE_SELF: the sandbox's worker is another process):
+    bound, for this process only (its VmHWM: the sandbox's worker is another process):
     the interpreter with the grader, numpy and jinja2 loaded peaks at about 55 MB on a
     small notebook; reading holds the file at most three times (bytes, text, the
     string-free copy that is counted: 45 MB for 15 MB), and 1.9M small integers parse to
