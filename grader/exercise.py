@@ -253,8 +253,9 @@ class Exercise:
         never ran student code (``student`` defines nothing), on what ``probe`` recorded:
         ``rec.input(key)`` gives each recorded value (bytes as bytes, tensors as NumPy
         arrays) and ``rec.input("measured.<key>")`` the bytes of a file the runner read for
-        it; what it records joins that probe's observations as ``inspected.<key>``. Use it to look at files the student's code wrote (a
-        checkpoint loaded by an untouched torch, say)."""
+        it; what it records joins that probe's observations as ``inspected.<key>``. Use it
+        to look at files the student's code wrote (a checkpoint loaded by an untouched
+        torch, say)."""
 
         def register(fn: Callable) -> Callable:
             self._add_probe(Probe(f"inspect.{probe}", fn, timeout, inspects=probe))

@@ -28,7 +28,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from grader.codec import decode, encode
+from grader.codec import Missing, Raised, decode, encode
 from grader.exercise import CheckContext, Exercise, StudentFailed, Verdict
 from grader.sandbox import Limits
 from grader.sandbox.launch import WorkerPool
@@ -123,12 +123,13 @@ def student_source(*cells: str) -> StudentSource:
 
 def _observed(values: dict[str, Any]) -> dict[str, Any]:
     """Observations as the judge sees them: values from torch or NumPy go through the
-    codec (encoded in the sandbox, decoded on the trusted side)."""
+    codec (encoded in the sandbox, decoded on the trusted side); a :class:`Raised` or a
+    :class:`Missing` (a call that failed, a name not defined) is kept as it is."""
     try:
         import torch as torch_module  # optional in a check's unit test
     except ImportError:
         torch_module = None  # type: ignore[assignment]
-    return {k: decode(encode(v, torch_module)) for k, v in values.items()}
+    return {k: v if isinstance(v, (Raised, Missing)) else decode(encode(v, torch_module)) for k, v in values.items()}
 
 
 def make_context(exercise: Exercise, check_id: str, got: dict[str, Any], expected: dict[str, Any],
