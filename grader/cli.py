@@ -17,6 +17,7 @@ from pathlib import Path
 
 import grader
 from grader.errors import GraderError
+from grader.options import add_grading_options
 from grader.states import ExitCode
 from grader.text import printable
 
@@ -52,16 +53,10 @@ def _add_check_parser(commands) -> None:
     """``grader check``: grade one submission."""
     check = commands.add_parser("check", help="grade one submission (.py or .ipynb)")
     check.add_argument("submission", help="the student's .py module or .ipynb notebook")
-    check.add_argument("--exercise", "-e", action="append", metavar="ID", help="grade only this exercise (repeatable)")
-    check.add_argument("--device", help="cpu, cuda or auto (default: the assignment's, else cpu)")
+    add_grading_options(check, each="the whole submission")
     check.add_argument("--format", "-f", default="text", help="text, json, html or md (default: text)")
     check.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     check.add_argument("--fail-under", type=float, metavar="N", help="exit 1 when the score is below N")
-    check.add_argument("--timeout", type=float, metavar="S",
-                       help="CPU-time limit for the whole submission, in seconds (default 600)")
-    check.add_argument("--cell-timeout", type=float, metavar="S",
-                       help="CPU-time limit for each top-level statement of a cell or module, in seconds "
-                            "(default 30, at most half of --timeout; docs/limits.md)")
     check.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour in text reports")
     check.add_argument("--assignment", metavar="FILE",
                        help="grade as this assignment.toml says: its exercises, points, limits and device "

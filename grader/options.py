@@ -2,8 +2,30 @@
 
 from __future__ import annotations
 
+import argparse
+from typing import TYPE_CHECKING
+
 from grader.errors import GraderError
-from grader.sandbox import Limits
+
+if TYPE_CHECKING:
+    from grader.sandbox import Limits
+
+DEVICE_HELP = "cpu, cuda or auto (default: the assignment's, else cpu)"
+
+
+def add_grading_options(parser: argparse.ArgumentParser, each: str, limits: bool = True) -> None:
+    """The options every grading command shares: ``--exercise``, ``--device`` and (with
+    ``limits``) ``--timeout`` and ``--cell-timeout``; ``each``: what ``--timeout`` limits
+    ("the whole submission", "each submission")."""
+    parser.add_argument("--exercise", "-e", action="append", metavar="ID", help="grade only this exercise (repeatable)")
+    parser.add_argument("--device", help=DEVICE_HELP)
+    if not limits:
+        return
+    parser.add_argument("--timeout", type=float, metavar="S",
+                        help=f"CPU-time limit for {each}, in seconds (default 600)")
+    parser.add_argument("--cell-timeout", type=float, metavar="S",
+                        help="CPU-time limit for each top-level statement of a cell or module, in seconds "
+                             "(default 30, at most half of --timeout; docs/limits.md)")
 
 
 def resolve_device(pm, requested: str) -> str:
@@ -27,6 +49,8 @@ def make_limits(timeout: float | None = None, cell_timeout: float | None = None)
     sandbox, with a wall-clock backstop of twice that plus 5 s) and
     ``--cell-timeout S`` (each top-level statement, CPU time; default 30 s, at most half
     of ``--timeout``)."""
+    from grader.sandbox import Limits
+
     limits = Limits()
     if timeout is not None:
         if not timeout > 0:

@@ -22,7 +22,8 @@ REFERENCE = (REPO / "reference" / "tensor_ops.py").read_text()
 def autograder(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gradescope")
     zip_path = tmp / "autograder.zip"
-    proc = run_cli("gradescope", "build", "--out", str(zip_path), "-e", "tensor_ops", "--timeout", "60")
+    proc = run_cli("gradescope", "build", "--out", str(zip_path), "-e", "tensor_ops", "--timeout", "60",
+                   "--cell-timeout", "20")
     assert proc.returncode == 0, proc.stderr
     with zipfile.ZipFile(zip_path) as zf:
         names = set(zf.namelist())
@@ -31,6 +32,8 @@ def autograder(tmp_path_factory):
         assert zf.getinfo("run_autograder").external_attr >> 16 & 0o111
         source = tmp / "source"
         zf.extractall(source)
+    config = json.loads((source / "grader_config.json").read_text())
+    assert (config["timeout"], config["cell_timeout"]) == (60, 20)
     # a venv with the zip's wheel installed (as setup.sh does), its dependencies from the test environment
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
@@ -115,3 +118,19 @@ def test_a_device_the_machine_lacks_is_said_never_replaced(tmp_path, monkeypatch
     assert data["score"] == 0 and "no CUDA GPU" in data["output"], data
     with pytest.raises(GraderError, match="unknown device"):
         build_autograder(tmp_path / "a.zip", ["tensor_ops"], device="tpu")
+
+
+def test_the_statement_limit_of_the_zip_is_applied(tmp_path):
+    """``gradescope build --cell-timeout S`` is what each top-level statement gets on
+    Gradescope: a statement that never ends is stopped at S seconds and named by its line;
+    the functions are still graded."""
+    from grader.batch.gradescope import run_autograder as run_here
+
+    (tmp_path / "source").mkdir()
+    (tmp_path / "source" / "grader_config.json").write_text(
+        json.dumps({"exercises": ["tensor_ops"], "timeout": 60, "cell_timeout": 1}))
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "hw.py").write_text(REFERENCE + "\nwhile True:\n    pass\n")
+    data = run_here(tmp_path)
+    line = len(REFERENCE.splitlines()) + 2
+    assert data["score"] == 10 and f"time limit of 1 s exceeded while running line {line}" in data["output"], data

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from grader.errors import GraderError
+from grader.options import add_grading_options
 from grader.states import ExitCode
 
 
@@ -23,18 +24,11 @@ def _add_batch_parser(commands) -> None:
                        help="folder or .zip (Canvas, Moodle, Gradescope export, or one file per student)")
     batch.add_argument("--out", "-o", required=True, metavar="DIR",
                        help="output folder (grades.csv, results/, feedback/, summary.html)")
-    batch.add_argument("--exercise", "-e", action="append", metavar="ID",
-                       help="grade only this exercise (repeatable)")
+    add_grading_options(batch, each="each submission")
     batch.add_argument("--jobs", "-j", type=int, metavar="N",
                        help="submissions graded at once (default: the CPU count, at most one per 3 GiB of memory)")
-    batch.add_argument("--timeout", type=float, metavar="S",
-                       help="CPU-time limit for each submission, in seconds (default 600)")
-    batch.add_argument("--cell-timeout", type=float, metavar="S",
-                       help="CPU-time limit for each top-level statement of a cell or module, in seconds "
-                            "(default 30, at most half of --timeout; docs/limits.md)")
     batch.add_argument("--layout", choices=LAYOUTS, default="auto",
                        help="how the export names students (default: auto)")
-    batch.add_argument("--device", help="cpu, cuda or auto (default: the assignment's, else cpu)")
     batch.add_argument("--executor", default="local", metavar="NAME",
                        help="what runs the submissions: local, or dask (a Dask cluster; default: local)")
     batch.add_argument("--scheduler", metavar="ADDRESS",
@@ -55,10 +49,7 @@ def _add_gradescope_parsers(commands) -> None:
                                help="write an autograder zip (setup.sh, run_autograder) that grades with this grader")
     build.add_argument("--out", "-o", default="autograder.zip", metavar="FILE",
                        help="the zip (default: autograder.zip)")
-    build.add_argument("--exercise", "-e", action="append", metavar="ID",
-                       help="grade only this exercise (repeatable)")
-    build.add_argument("--timeout", type=float, metavar="S", help="time limit for a submission, in seconds")
-    build.add_argument("--device", help="device on Gradescope: cpu, cuda or auto (default: the assignment's, else cpu)")
+    add_grading_options(build, each="each submission")
     build.add_argument("--visibility", default="visible", help="visible, after_due_date, after_published or hidden")
     build.add_argument("--requirement", action="append", default=[], metavar="SPEC",
                        help="another pip requirement for setup.sh (repeatable)")
@@ -99,8 +90,8 @@ def cmd_gradescope(args: argparse.Namespace) -> int:
     from grader.batch.gradescope import DEFAULT_ROOT, build_autograder, run_autograder
 
     if args.gradescope_command == "build":
-        path = build_autograder(Path(args.out), args.exercise, timeout=args.timeout, device=args.device,
-                                visibility=args.visibility, extra_requirements=args.requirement,
+        path = build_autograder(Path(args.out), args.exercise, timeout=args.timeout, cell_timeout=args.cell_timeout,
+                                device=args.device, visibility=args.visibility, extra_requirements=args.requirement,
                                 assignment=args.assignment)
         print(f"wrote {path}: upload it as the Gradescope autograder (Ubuntu base image)")
         return 0

@@ -77,7 +77,7 @@ exit 0
 # ------------------------------------------------------------------ build
 def build_autograder(out: Path, exercise_ids: Sequence[str] | None = None, timeout: float | None = None,
                      device: str | None = None, visibility: str = "visible", extra_requirements: Sequence[str] = (),
-                     pm=None, assignment: str | Path | None = None) -> Path:
+                     pm=None, assignment: str | Path | None = None, cell_timeout: float | None = None) -> Path:
     """Write the autograder zip and return its path. With an ``assignment`` (an
     ``assignment.toml``), the zip carries it (and its extensions file), and Gradescope's
     score is the assignment's: weighted, and after the late policy by the submission's time."""
@@ -85,7 +85,7 @@ def build_autograder(out: Path, exercise_ids: Sequence[str] | None = None, timeo
 
     from grader.assignment import open_assignment, select_for
     from grader.engine import exercise_registry
-    from grader.options import check_device_name
+    from grader.options import check_device_name, make_limits
     from grader.plugins import get_plugin_manager
 
     pm = pm or get_plugin_manager()
@@ -93,8 +93,7 @@ def build_autograder(out: Path, exercise_ids: Sequence[str] | None = None, timeo
     exercises = select_for(course, exercise_registry(pm), list(exercise_ids) if exercise_ids else None)
     if visibility not in VISIBILITIES:
         raise GraderError(f"unknown visibility {visibility!r} (choose from {', '.join(VISIBILITIES)})")
-    if timeout is not None and timeout <= 0:
-        raise GraderError("--timeout must be positive")
+    make_limits(timeout, cell_timeout)  # refuses a limit that is not a positive number of seconds
     device = device or (course.device if course else None) or "cpu"
     check_device_name(pm, device)
     outside = [e.id for e in exercises if not e.module.startswith("grader.")]
@@ -102,7 +101,7 @@ def build_autograder(out: Path, exercise_ids: Sequence[str] | None = None, timeo
         raise GraderError(f"exercise(s) {', '.join(outside)} come from a plugin outside the grader package; the "
                           f"autograder zip would not carry them (add the plugin with --requirement)")
     config = {"grader_version": grader.__version__, "exercises": [e.id for e in exercises],
-              "timeout": timeout, "device": device, "visibility": visibility,
+              "timeout": timeout, "cell_timeout": cell_timeout, "device": device, "visibility": visibility,
               "assignment": ASSIGNMENT_DIR + "/" + course.path.name if course and course.path else None}
     pinned = requirements()
     torch = next((r for r in pinned if r.startswith("torch==")), "torch")
@@ -196,7 +195,8 @@ def run_autograder(root: Path, exercise_ids: Sequence[str] | None = None, timeou
     exercises = select_for(course, exercise_registry(pm), list(exercise_ids or config.get("exercises") or []) or None)
     visibility = config.get("visibility", "visible")
     seconds = timeout or config.get("timeout")
-    limits = limits_for(course, float(seconds) if seconds else None)
+    cell = config.get("cell_timeout")
+    limits = limits_for(course, float(seconds) if seconds else None, float(cell) if cell else None)
     submission_dir = root / "submission"
     found, _, _ = _read_folder(submission_dir, []) if submission_dir.is_dir() else ([], [], [])
     candidates = [f for f in found if not stray_reason(f.rel)]
