@@ -11,14 +11,34 @@ from grader import commitment
 from grader.codec import Raised, TensorValue
 from grader.integrity import UNVERIFIED
 from grader.exercise import Exercise, Verdict
-from grader.judging import compare_arrays, compare_cases, compare_tensors, describe, judge_inputs_unchanged, matches
+from grader.judging import (as_int, compare_arrays, compare_cases, compare_tensors, describe, judge_inputs_unchanged,
+                            matches)
 from grader.states import CheckStatus
 
+#: tensor and array factories: broadcast_shape works the shape out by hand, so it makes no tensor or
+#: array for the library to broadcast (torch.Size, a tuple, is fine); the names first (also refused
+#: at run time), then the patterns (read in the source)
+CREATION = ("torch.empty", "torch.zeros", "torch.ones", "torch.full", "torch.rand", "torch.randn", "torch.tensor",
+            "torch.as_tensor", "torch.asarray", "torch.from_numpy", "torch.Tensor", "torch.empty_strided",
+            "torch.arange", "numpy.empty", "numpy.zeros", "numpy.ones", "numpy.full", "numpy.array",
+            "numpy.asarray", "numpy.ndarray", "numpy.resize", "numpy.tile",
+            "torch.empty*", "torch.zeros*", "torch.ones*", "torch.full*", "torch.rand*", "torch.*tensor*",
+            "torch.*Tensor", "torch.as_*", "torch.from_*", "torch.frombuffer", "torch.*_like", "torch.linspace",
+            "torch.logspace", "torch.eye", "torch.normal", "torch.distributions.*", "*.new_empty", "*.new_zeros",
+            "*.new_ones", "*.new_full", "*.new_tensor", "numpy.empty*", "numpy.zeros*", "numpy.ones*",
+            "numpy.full*", "numpy.*array*", "numpy.from*", "numpy.*_like", "numpy.arange",
+            "numpy.linspace", "numpy.eye", "numpy.identity", "numpy.random.*", "numpy.lib.*", "numpy.indices",
+            "numpy.mgrid", "numpy.ogrid", "numpy.meshgrid", "numpy.tile", "numpy.resize", "numpy.ndarray")
 FORBIDDEN = ("torch.broadcast_shapes", "numpy.broadcast_shapes", "torch.broadcast_tensors",
              "numpy.broadcast_arrays", "numpy.broadcast", "torch.broadcast_to", "numpy.broadcast_to",
              "torch.functional.broadcast_shapes", "torch._refs._broadcast_shapes",
              "torch._C._VariableFunctions.broadcast_tensors", "torch._C._VariableFunctions.broadcast_to",
-             "torch.*broadcast*", "numpy.*broadcast*")  # the patterns: any library helper, read in the source
+             # tensors or arrays made to let the library broadcast them ((torch.empty(a) + torch.empty(b)).shape)
+             *CREATION,
+             "torch.*broadcast*", "numpy.*broadcast*",  # the patterns: any library helper, read in the source
+             # read in the source, the allow-list: no torch or NumPy name at all but torch.Size (no list of
+             # factories is ever complete: torch.hann_window, torch._C._infer_size, np.atleast_1d ...)
+             "torch.*", "numpy.*", "!torch.Size")
 
 exercise = Exercise(
     id="broadcasting",
@@ -47,9 +67,11 @@ HINT_PAIRWISE_SHAPES = ("(n,) vs (n, 1): the row norms (a**2).sum(1) have shape 
 SIZE_MISMATCH = "must match the size of tensor"  #: torch's message when two shapes do not broadcast
 HINT_KEEPDIM = ("x.mean(dim=1) has shape (n,), which broadcasts along the wrong axis; use "
                 "x.mean(dim=1, keepdim=True), shape (n, 1), so each row's mean is subtracted from that row.")
-HINT_BY_HAND = ("the exercise is to compute the shape by hand, without torch.broadcast_shapes, np.broadcast_shapes "
-                "or broadcast_tensors: align the shapes from the right (pad the shorter with 1s) and compare "
-                "dimension by dimension: equal sizes stay, a 1 takes the other size, anything else is an error.")
+HINT_BY_HAND = ("the exercise is to compute the shape by hand: no torch or NumPy function at all (no "
+                "broadcast_shapes, no tensors or arrays made for the library to broadcast), only the tuples and "
+                "plain Python (returning torch.Size(...) is fine). Align the shapes from "
+                "the right (pad the shorter with 1s) and compare dimension by dimension: equal sizes stay, a 1 takes "
+                "the other size, anything else is an error.")
 HINT_LOOP = ("a loop where broadcasting was due: compute all distances at once, e.g. with "
              "(a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2 * a @ b.T, or torch.cdist(a, b)**2.")
 
@@ -184,14 +206,17 @@ def _check_shape(ctx):
         value = ctx.raw(f"good{i}")
         if isinstance(value, Raised):
             verdict = ctx.raised_verdict(value)
-            verdict.message = f"{call} {verdict.message}"
+            if not value.is_a(UNVERIFIED):  # that message names the function already
+                verdict.message = f"{call} {verdict.message}"
             verdict.hint = HINT_BY_HAND if value.forbidden and not value.is_a(UNVERIFIED) else verdict.hint
             return verdict
         expected = ctx.expected(f"good{i}")
         if not isinstance(value, tuple):
             return Verdict(False, f"{call} returned {value!r}; return a tuple such as {_fmt_shape(expected)}")
-        if tuple(value) != tuple(expected) or not all(type(x) is int for x in value):
-            wrong.append(f"{call} should be {_fmt_shape(expected)}, got {value!r}")
+        numbers = [as_int(x) for x in value]  # an int or a NumPy integer, as everywhere
+        if numbers != list(expected):
+            shown = _fmt_shape(numbers) if None not in numbers else describe(value)
+            wrong.append(f"{call} should be {_fmt_shape(expected)}, got {shown}")
     if wrong:
         return Verdict(False, f"{len(wrong)} of {len(GOOD_PAIRS)} shape pairs are wrong; first: {wrong[0]}")
     return Verdict(True, f"all {len(GOOD_PAIRS)} shape pairs match torch.broadcast_shapes")
@@ -202,8 +227,8 @@ def _check_incompatible(ctx):
     """broadcast_shape raises ValueError for incompatible shapes"""
     refused = _refused(ctx, "good")
     if refused:  # the library's errors are not the student's: the one mistake is charged in values
-        return Verdict(False, f"skipped: broadcast_shape called {refused[0]}, which is charged in "
-                              "broadcast_shape.values", status=CheckStatus.SKIPPED)
+        return Verdict(False, f"skipped: {refused[0]}, which is charged in broadcast_shape.values",
+                       status=CheckStatus.SKIPPED)
     if not _some_right(ctx):
         return _not_judged()
     for i, (a, b) in enumerate(BAD_PAIRS):
@@ -215,7 +240,8 @@ def _check_incompatible(ctx):
         if value.timed_out or value.forbidden or value.is_a("NotImplementedError"):
             verdict = ctx.raised_verdict(value)
             verdict.hint = HINT_BY_HAND if value.forbidden and not value.is_a(UNVERIFIED) else verdict.hint
-            verdict.message = f"{call} {verdict.message}"
+            if not value.is_a(UNVERIFIED):  # that message names the function already
+                verdict.message = f"{call} {verdict.message}"
             return verdict
         if not value.is_a("ValueError"):
             return Verdict(False, f"{call} raised {value.type}: {value.message}; raise ValueError instead")
@@ -224,28 +250,28 @@ def _check_incompatible(ctx):
 
 @exercise.check("broadcast_shape.by_hand", points=1.0, probe="broadcast_shape", requires=("broadcast_shape",))
 def _check_by_hand(ctx):
-    """broadcast_shape is implemented by hand (no broadcast_shapes/broadcast_tensors)"""
+    """broadcast_shape is implemented by hand (no torch or NumPy function; torch.Size to return it is fine)"""
     keys = [f"good{i}" for i in range(len(GOOD_PAIRS))] + [f"bad{i}" for i in range(len(BAD_PAIRS))]
     stub = next((v for v in map(ctx.raw, keys) if isinstance(v, Raised) and v.is_a("NotImplementedError")), None)
     if stub is not None and all(isinstance(v, Raised) and v.is_a("NotImplementedError") for v in map(ctx.raw, keys)):
         return ctx.raised_verdict(stub)
     refused = _refused(ctx, "good") + _refused(ctx, "bad")
     if refused:  # the one mistake is charged where the refused call was judged
-        return Verdict(False, f"skipped: broadcast_shape called {refused[0]}, which is charged in broadcast_shape."
+        return Verdict(False, f"skipped: {refused[0]}, which is charged in broadcast_shape."
                               f"{'values' if _refused(ctx, 'good') else 'incompatible'}", status=CheckStatus.SKIPPED)
     found = ctx.source.find_forbidden("broadcast_shape", set(FORBIDDEN))
     if found:
         return Verdict(False, f"broadcast_shape uses {', '.join(found)}", hint=HINT_BY_HAND)
     if not _some_right(ctx):
         return _not_judged()
-    return Verdict(True, "no library broadcasting helper is used")
+    return Verdict(True, "no torch or NumPy function is used (the shape is worked out by hand)")
 
 
 def _some_right(ctx) -> bool:
     """Whether broadcast_shape gets at least one compatible pair right: what it does with the
     others (raise, compute by hand) is judged only then, not for a function that does nothing."""
-    return any(isinstance(value := ctx.raw(f"good{i}"), tuple) and tuple(value) == tuple(ctx.expected(f"good{i}"))
-               for i in range(len(GOOD_PAIRS)))
+    return any(isinstance(value := ctx.raw(f"good{i}"), tuple)
+               and [as_int(x) for x in value] == list(ctx.expected(f"good{i}")) for i in range(len(GOOD_PAIRS)))
 
 
 def _not_judged() -> Verdict:
@@ -254,10 +280,12 @@ def _not_judged() -> Verdict:
 
 
 def _refused(ctx, kind: str) -> list[str]:
-    """The library helpers refused at run time in the ``good`` or ``bad`` calls."""
+    """What was refused in the ``good`` or ``bad`` calls, as the start of a sentence: a
+    library helper called, or a call that could not be verified."""
     pairs = GOOD_PAIRS if kind == "good" else BAD_PAIRS
-    raws = [ctx.raw(f"{kind}{i}") for i in range(len(pairs))]
-    return sorted({r.forbidden for r in raws if isinstance(r, Raised) and r.forbidden})
+    raws = [r for r in (ctx.raw(f"{kind}{i}") for i in range(len(pairs))) if isinstance(r, Raised) and r.forbidden]
+    return sorted({"broadcast_shape could not be verified" if r.is_a(UNVERIFIED) else
+                   f"broadcast_shape called {r.forbidden}" for r in raws})
 
 
 OUTER_CASES = {"rect": "for u of shape (5,) and v of shape (3,)", "square": "for u and v of shape (4,)",
@@ -357,7 +385,7 @@ def _check_speed(ctx):
     baselines = [t.cpu_seconds for i in range(BASELINE_RUNS)
                  if (t := ctx.measured(f"run{i}", probe="pairwise_baseline")) is not None]
     if not baselines:
-        return Verdict(False, "the grader could not time its own matrix-product version", status="error")
+        return Verdict(False, "the grader could not time its own matrix-product version", status=CheckStatus.ERROR)
     baseline = max(min(baselines), 1e-4)
     limit = SPEED_FACTOR * baseline
     best = None

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.codec import Raised, TensorValue
-from grader.exercise import Exercise, Verdict
+from grader.exercise import Exercise, StudentFailed, Verdict
 from grader.judging import compare_tensors, describe
 from grader.states import CheckStatus
 
@@ -241,8 +241,13 @@ def _train_failed(ctx) -> Verdict | None:
     return None
 
 
-def _logits(ctx) -> TensorValue:
-    return ctx.got("logits")
+def _logits(ctx) -> np.ndarray:
+    """The logits' values (a check that reads them depends on returns_model, which
+    fails a result without values)."""
+    data = ctx.got("logits").data
+    if data is None:
+        raise StudentFailed(Verdict(False, "the model's output has no values to judge"))
+    return data
 
 
 def _probabilities(data: np.ndarray) -> bool:
@@ -305,7 +310,7 @@ def _check_returns_model(ctx):
                 depends=("train_digits_classifier.returns_model",))
 def _check_logits(ctx):
     """the model returns raw logits (no softmax at the end), all finite"""
-    data = _logits(ctx).data.astype(np.float64)
+    data = _logits(ctx).astype(np.float64)
     if not np.all(np.isfinite(data)):
         bad = int((~np.isfinite(data)).sum())
         return Verdict(False, f"{bad} of the {data.size} logits are NaN or infinite: training diverged "
@@ -320,7 +325,7 @@ def _check_logits(ctx):
                 depends=("train_digits_classifier.returns_model",))
 def _check_accuracy(ctx):
     """test accuracy: >= 0.95 full points, >= 0.90 70 %, >= 0.80 40 %"""
-    data = _logits(ctx).data.astype(np.float64)
+    data = _logits(ctx).astype(np.float64)
     y_test = _split()[3]
     predicted = np.argmax(np.nan_to_num(data, nan=-np.inf), axis=1)
     accuracy = float(np.mean(predicted == y_test))

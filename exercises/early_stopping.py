@@ -168,7 +168,9 @@ def _spy_training(key: str, device: str) -> dict:
     with torch.no_grad():
         for p in model.parameters():
             p.copy_(torch.randn(p.shape, generator=g))
-        model.norm.running_mean.copy_(torch.randn(2, generator=g))
+        running_mean = model.norm.running_mean
+        assert running_mean is not None  # a BatchNorm1d that tracks its statistics
+        running_mean.copy_(torch.randn(2, generator=g))
     model.to(device)
 
     def train_step(*args, **kwargs):

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from grader.codec import Raised, TensorValue
-from grader.exercise import Exercise, Verdict
+from grader.exercise import Exercise, StudentFailed, Verdict
 from grader.judging import compare_arrays, describe
 from grader.states import CheckStatus
 
@@ -414,7 +414,7 @@ def _check_moves(ctx):
             key = f"{prefix}.{case}"
             try:
                 got = ctx.got(key)
-            except Exception as failure:
+            except StudentFailed as failure:
                 failure.verdict.message = f"to_device({label}, {prefix!r}): {failure.verdict.message}"
                 raise
             expected = _tensors(ctx.expected(key))
@@ -523,7 +523,7 @@ def _check_loss(ctx):
         where = f"train_step(..., device={prefix!r})"
         try:
             got = ctx.got(f"{prefix}.loss")
-        except Exception as failure:
+        except StudentFailed as failure:
             failure.verdict.message = f"{where} {failure.verdict.message}"
             raise
         expected = ctx.expected(f"{prefix}.loss")

@@ -332,7 +332,8 @@ def _scored_runs(ctx, key: str) -> list[dict]:
     return validations or on_training
 
 
-def _standardised(raw: np.ndarray, rows: np.ndarray, shift: np.ndarray, scale: np.ndarray, got: Any) -> bool:
+def _standardised(raw: np.ndarray, rows: np.ndarray, shift: np.ndarray | float, scale: np.ndarray | float,
+                  got: Any) -> bool:
     if not isinstance(got, TensorValue) or got.data is None or got.data.shape != rows.shape:
         return False
     return compare_arrays(got.data, (rows - shift) / scale).passed
@@ -551,7 +552,8 @@ def _check_select(ctx):
                                   "expected its first nn.Linear to have the hidden size as out_features")
         missing = [s for s in sizes if s not in seen]
         if missing:
-            return Verdict(False, f"{call}: cross-validated the sizes {sorted(set(seen))} only; "
+            tried = sorted({s for s in seen if s is not None})
+            return Verdict(False, f"{call}: cross-validated the sizes {tried} only; "
                                   f"{missing} were never tried")
         expected = ctx.expected(key)
         number = as_int(got)
@@ -561,7 +563,7 @@ def _check_select(ctx):
             verdict = Verdict(False, f"{call}: expected {expected}, whose mean score {means[expected]:.4g} is the "
                                      f"highest; got {number}"
                                      + (f" (mean score {means[number]:.4g})" if number in means else ""))
-            if number == min(means, key=means.get):
+            if number == min(means, key=lambda size: means[size]):
                 verdict.hint = HINT_MAX
             return verdict
     return Verdict(True, "every size cross-validated, the best mean score chosen")

@@ -8,6 +8,8 @@ a missing sum over the batch, gradients that accumulate) are recognised from the
 
 from __future__ import annotations
 
+import ast
+import fnmatch
 import math
 from pathlib import Path
 
@@ -23,7 +25,13 @@ FORBID = ("torch.autograd.backward", "torch.autograd.grad", "torch.autograd.func
           "torch.autograd.functional.vjp", "torch.autograd.functional.jvp", "torch.func.grad",
           "torch.func.grad_and_value", "torch.func.vjp", "torch.func.jacrev", "torch.func.jacfwd",
           "torch.autograd.Variable._execution_engine.run_backward",  # the C++ engine, however it is reached
-          "torch.autograd.*", "torch.func.*", "functorch.*", "torch.jit.*", "torch._C._ImperativeEngine*")
+          # forward-mode AD (dual numbers) and the graph's nodes called by hand
+          "torch._make_dual", "torch._unpack_dual", "torch._C._enter_dual_level", "torch._C._exit_dual_level",
+          "torch.autograd.forward_ad.make_dual", "torch.autograd.forward_ad.unpack_dual", "torch.enable_grad",
+          "torch.autograd.*", "torch.func.*", "functorch.*", "torch.jit.*", "torch._C._ImperativeEngine*",
+          "torch.*_dual*", "torch.*dual_level*", "*.grad_fn", "*.next_functions",  # not *dual*: "residual"
+          # a leaf that requires grad (what loss.backward() fills): hand-written backprop never needs one
+          "torch.nn.Parameter", "torch.nn.UninitializedParameter", "torch.nn.parameter.*")
 
 exercise = Exercise(
     id="manual_backprop",
@@ -35,13 +43,21 @@ exercise = Exercise(
     description="linear_mse_grads, two_layer_backward, fit_cubic",
 )
 
-#: autograd entry points refused while the hand-written functions run
 #: what the source of a hand-written function must not use (prefixes / attribute names)
-AUTOGRAD_MODULES = ("torch.autograd", "torch.func", "functorch", "torch.jit", "torch._C._ImperativeEngine")
-AUTOGRAD_ATTRS = ("backward", "grad")
+AUTOGRAD_MODULES = ("torch.autograd", "torch.func", "functorch", "torch.jit", "torch._C._ImperativeEngine",
+                    "torch._make_dual", "torch._unpack_dual", "torch._C._enter_dual_level",
+                    "torch._C._exit_dual_level", "torch.enable_grad", "torch.nn.Parameter",
+                    "torch.nn.UninitializedParameter", "torch.nn.parameter")
+AUTOGRAD_PATTERNS = ("torch.*_dual*", "torch.*dual_level*")
+#: attributes of autograd: the gradient, its graph's nodes, asking for a graph
+AUTOGRAD_ATTRS = ("backward", "grad", "grad_fn", "next_functions", "requires_grad_", "register_hook",
+                  "retain_grad")
+#: of those, the names a student's own layer classes may define and call (cs231n-style ``layer.backward(d)``)
+OWN_ATTRS = ("backward", "grad")
 
 HINT_NO_AUTOGRAD = ("this function must compute the gradient by hand, from the analytic formula: no .backward(), "
-                    "no torch.autograd, no .grad. Differentiate the loss on paper (chain rule) and write the "
+                    "no torch.autograd (forward-mode dual numbers included), no .grad, no .grad_fn graph walking, "
+                    "no requires_grad or nn.Parameter. Differentiate the loss on paper (chain rule) and write the "
                     "result with tensor operations.")
 HINT_SIGN_LINEAR = ("sign error: your gradient is the negative of the correct one (following it would be gradient "
                     "ascent). d/da (y - a - b*x)**2 = -2 (y - a - b*x): mind the minus sign from the inner derivative.")
@@ -244,19 +260,37 @@ def _factor_hint(got, expected: TensorValue, hints: list[tuple[float, str]]) -> 
 
 
 def _autograd_uses(ctx, function: str) -> list[str]:
-    """Autograd spellings in the source of ``function`` (and the helpers it calls)."""
+    """Autograd spellings in the source of ``function`` (and the helpers it calls). A
+    ``.backward``/``.grad`` the submission defines itself (a method of its own layer class,
+    an attribute it sets on its own objects) is not autograd's (torch's own Tensor.backward
+    is caught at run time, by identity)."""
     found = set()
+    own = ctx.source.defined_attributes() & set(OWN_ATTRS)
     for name in ctx.source.names_used(function):
-        if name.startswith("str:"):
-            if name[4:] == "backward":
-                found.add(f"getattr(..., {name[4:]!r})")
+        if name.startswith(("str:", "code:", "name:")):  # a name looked up: getattr(t, "backward")
+            if name.startswith("name:") and name[5:] in AUTOGRAD_ATTRS and name[5:] not in own:
+                found.add(f"getattr(..., {name[5:]!r})")
             continue
-        if any(name == m or name.startswith(m + ".") for m in AUTOGRAD_MODULES):
+        attr = name.rsplit(".", 1)[-1]
+        if any(name == m or name.startswith(m + ".") for m in AUTOGRAD_MODULES) or any(
+                fnmatch.fnmatchcase(name, p) for p in AUTOGRAD_PATTERNS):
             found.add(name)
-        elif "." in name and name.rsplit(".", 1)[1] in AUTOGRAD_ATTRS:
-            found.add("." + name.rsplit(".", 1)[1] + ("()" if name.endswith("backward") else ""))
+        elif "." in name and attr in AUTOGRAD_ATTRS and attr not in own:
+            found.add("." + attr + ("()" if attr in ("backward", "requires_grad_") else ""))
+    for node in ctx.source.nodes_reached(function):
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.keyword) and sub.arg == "requires_grad" and not _false(sub.value):
+                found.add("requires_grad=True")
+            elif isinstance(sub, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and not _false(sub.value) and any(
+                    isinstance(t, ast.Attribute) and t.attr == "requires_grad"
+                    for t in (sub.targets if isinstance(sub, ast.Assign) else [sub.target])):
+                found.add(".requires_grad = True")
     # keep the most specific spelling: torch.autograd.grad rather than torch.autograd
     return sorted(f for f in found if not any(o != f and o.startswith(f + ".") for o in found))
+
+
+def _false(node: ast.AST | None) -> bool:
+    return isinstance(node, ast.Constant) and node.value in (False, None, 0)
 
 
 def _static_verdict(ctx, function: str, cases) -> Verdict:
@@ -311,7 +345,7 @@ def _check_linear(ctx):
 
 @exercise.check("linear_mse_grads.no_autograd", points=0.5, probe="linear_mse_grads", requires=("linear_mse_grads",))
 def _check_linear_static(ctx):
-    """linear_mse_grads does not use autograd (.backward, torch.autograd, .grad)"""
+    """linear_mse_grads does not use autograd (.backward, torch.autograd, .grad, .grad_fn, requires_grad, Parameter)"""
     return _static_verdict(ctx, "linear_mse_grads", LINEAR_CASES)
 
 
@@ -407,7 +441,7 @@ def _check_two_layer_values(ctx):
 @exercise.check("two_layer_backward.no_autograd", points=0.5, probe="two_layer_backward",
                 requires=("two_layer_backward",))
 def _check_two_layer_static(ctx):
-    """two_layer_backward does not use autograd (.backward, torch.autograd, .grad)"""
+    """two_layer_backward uses no autograd (.backward, torch.autograd, .grad, .grad_fn, requires_grad, Parameter)"""
     return _static_verdict(ctx, "two_layer_backward", TWO_LAYER_CASES)
 
 

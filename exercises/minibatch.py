@@ -336,9 +336,9 @@ def _check_batches(ctx):
                 return _lost_verdict(call, pairs, n, batch_size)
             return Verdict(False, f"{call}: expected each of the {n} samples exactly once; got {len(ids)} samples, "
                                   f"{len(set(ids))} of them different")
-        problem = _pair_problem(pairs, n)
-        if problem:
-            return Verdict(False, f"{call}: {problem}", hint=HINT_SEPARATE)
+        pair_problem = _pair_problem(pairs, n)
+        if pair_problem:
+            return Verdict(False, f"{call}: {pair_problem}", hint=HINT_SEPARATE)
         if ids != list(range(n)):
             return Verdict(False, f"{call}: expected the samples in their original order 0, 1, 2, ...; got them in "
                                   f"the order {ids[:12]}{'...' if len(ids) > 12 else ''}", hint=HINT_ORDER)
@@ -359,9 +359,9 @@ def _check_shuffled(ctx):
     pairs, problem = _samples(ctx, "shuffled")
     if pairs is None:
         return Verdict(False, f"{call}: {problem}")
-    problem = _pair_problem(pairs, n)
-    if problem:
-        return Verdict(False, f"{call}: {problem}", hint=HINT_SEPARATE)
+    pair_problem = _pair_problem(pairs, n)
+    if pair_problem:
+        return Verdict(False, f"{call}: {pair_problem}", hint=HINT_SEPARATE)
     ids = _ids(pairs)
     if sorted(ids) != list(range(n)):
         if not (_lost_in_ordered(ctx) and len(ids) == len(set(ids))):  # lost samples: charged in make_loader.batches

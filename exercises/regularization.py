@@ -357,7 +357,10 @@ def _check_regularized(ctx):
         if value is None or not isinstance(got, TensorValue):
             return Verdict(False, f"{_loss_text(key)}: expected a 0-dim tensor ({_scalar(expected):.6g}); got "
                                   f"{_what(got)}", hint=HINT_NO_GRADIENT if value is not None else None)
-        if not _close(value, _scalar(expected)):
+        expected_value = _scalar(expected)
+        if expected_value is None:
+            raise RuntimeError(f"the reference's {key} is not a number")  # a grader error, never the student's
+        if not _close(value, expected_value):
             return Verdict(False, f"{_loss_text(key)}: expected {_scalar(expected):.6g} (the loss plus the weighted "
                                   f"penalties); got {value:.6g}")
     return _gradient_verdict(ctx, "regularized_loss", LOSS_CASES,

@@ -187,6 +187,7 @@ def _check_standardize64(ctx):
         return _unknown_formula()
     if not verdict.passed:
         return verdict
+    assert ddof is not None  # returned above otherwise
     x = ctx.expected("float64.input").data.astype(np.float64)
     verdict = compare_arrays(got.data, _standardized(x, ddof), what=what, dtype="float64")
     verdict.message += _OWN_FORMULA

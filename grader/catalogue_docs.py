@@ -35,6 +35,9 @@ attempted". What holds for every function:
   group of checks its own limit; the limits are CPU time, so a busy machine does not make a
   correct solution time out. A statement that runs too long is stopped and skipped; the
   functions are still graded.
+- **No threads.** The grader watches each call of your functions from inside the sandbox, and
+  a thread your code starts (a background worker, a progress monitor) runs outside that
+  watch: once one has started, the calls it could reach cannot be verified and earn nothing.
 - **Feedback.** A failed check says what was expected and what came back (shape, dtype,
   device, the first mismatching element), names the student's own lines in a traceback by
   cell and line, and gives a hint for the common mistakes.

@@ -10,6 +10,7 @@ so the grader never imports torch to judge and never runs anything the student m
 from __future__ import annotations
 
 import base64
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -370,21 +371,26 @@ def encode(value: Any, torch: Any = None, depth: int = 0) -> Any:
                 "data": base64.b64encode(np.ascontiguousarray(array).astype(np.dtype(wire)).tobytes()).decode()}
     if type(value) is bytes:
         return {"$": "bytes", "data": base64.b64encode(value).decode()}
-    if isinstance(value, tuple):
-        type_name = "Size" if torch is not None and isinstance(value, torch.Size) else type(value).__name__
-        return {"$": "tuple", "type": type_name, "items": [encode(v, torch, depth + 1) for v in value[:MAX_ITEMS]]}
-    if isinstance(value, list):
-        return {"$": "list", "type": type(value).__name__,
-                "items": [encode(v, torch, depth + 1) for v in value[:MAX_ITEMS]]}
-    if isinstance(value, dict):
-        items = [[encode(k, torch, depth + 1), encode(v, torch, depth + 1)] for k, v in list(value.items())[:MAX_ITEMS]]
-        return {"$": "dict", "type": type(value).__name__, "items": items}
-    if isinstance(value, bool):  # bool subclasses cannot exist, kept for completeness
+    # Containers and numbers are read through their base type's own methods: what a
+    # subclass overrides (__getitem__, items, __int__...) never runs while a result is read.
+    value_type = type(value)
+    if issubclass(value_type, tuple):
+        type_name = "Size" if torch is not None and issubclass(value_type, torch.Size) else value_type.__name__
+        first = tuple.__getitem__(value, slice(0, MAX_ITEMS))
+        return {"$": "tuple", "type": type_name, "items": [encode(v, torch, depth + 1) for v in first]}
+    if issubclass(value_type, list):
+        return {"$": "list", "type": value_type.__name__,
+                "items": [encode(v, torch, depth + 1) for v in list.__getitem__(value, slice(0, MAX_ITEMS))]}
+    if issubclass(value_type, dict):
+        pairs = list(itertools.islice(dict.items(value), MAX_ITEMS))
+        items = [[encode(k, torch, depth + 1), encode(v, torch, depth + 1)] for k, v in pairs]
+        return {"$": "dict", "type": value_type.__name__, "items": items}
+    if issubclass(value_type, bool):  # bool subclasses cannot exist, kept for completeness
         return bool(value)
-    if isinstance(value, int):
-        return {"$": "int", "value": str(int(value))}
-    if isinstance(value, float):
-        return {"$": "float", "value": repr(float(value))}
+    if issubclass(value_type, int):
+        return {"$": "int", "value": str(int.__int__(value))}
+    if issubclass(value_type, float):
+        return {"$": "float", "value": float.__repr__(float.__float__(value))}
     return {"$": "object", "type": type(value).__name__, "repr": _safe_repr(value)}
 
 

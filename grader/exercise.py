@@ -143,7 +143,7 @@ class CheckContext:
         arguments = ", ".join(map(str, changed.get("arguments", []))) or "an argument"
         if changed.get("unverified"):
             raise StudentFailed(Verdict(False, f"whether {function} leaves its argument {arguments} unchanged "
-                                               f"could not be verified: the submission uses {changed['unverified']}",
+                                               f"could not be verified: {changed['unverified']}",
                                         hint=HINT_UNVERIFIED))
         raise StudentFailed(Verdict(False, f"{function} changed its argument {arguments} in place (the caller's "
                                            f"tensor is not the same after the call)", hint=HINT_IN_PLACE))

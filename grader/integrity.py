@@ -37,8 +37,8 @@ UNVERIFIED = "Unverifiable"  #: the Raised type of a watched call the grader cou
 WATCHED = ".watched"  #: the reference's record of what a call's watch covered (grader.sandbox.recorder)
 HINT_UNVERIFIED = ("the grader watches these calls from inside the sandbox, so code that reaches the "
                    "interpreter's machinery (profile hooks, frames, gc, ctypes, torch's dispatcher, the grader's "
-                   "modules) or picks names at run time (getattr with a computed name, eval, exec, __import__) "
-                   "cannot be verified. Write the computation with plain operations and name what you call "
+                   "modules, threads) or picks names at run time (getattr with a computed name, eval, exec, "
+                   "__import__) cannot be verified. Write the computation with plain operations and name what you call "
                    "directly.")
 
 #: dotted names (or prefixes, ending in ".") that reach the interpreter's machinery
@@ -50,8 +50,24 @@ MACHINERY = (
     "inspect.getargvalues", "inspect.getframeinfo", "traceback.walk_stack", "traceback.walk_tb",
     "gc.get_objects", "gc.get_referrers", "gc.get_referents", "gc.callbacks", "gc.garbage", "ctypes.", "_ctypes.",
     "os.dup", "os.dup2", "torch.library.", "torch.utils._python_dispatch.", "torch._C._dispatch",
+    "_thread.",  # raw threads: threading's profile hook is never set in them
+    "threading._start_new_thread", "threading._start_joinable_thread", "threading._allocate_lock",
+    "torch.overrides.",  # TorchFunctionMode, enable_reentrant_dispatch: every torch call, the grader's included
+    "torch._C.DisableTorchFunction", "torch._C._disabled_torch_function_impl", "torch._C._EnableTorchFunction",
     "grader.",  # the grader's own modules (a live check's grader.check and grader.init excepted)
+    # a copy of this process, forked before (or during) a probe, runs unwatched and can serve a call
+    "os.register_at_fork", "os.forkpty", "multiprocessing.", "_multiprocessing.", "torch.multiprocessing.",
+    "concurrent.futures.ProcessPoolExecutor", "concurrent.futures.process.", "pty.",
 )
+#: another program run (subprocess, os.system): it could do a watched call's work, so it
+#: counts where a watched function reaches it, as a name computed at run time does; at the
+#: top level (a cell that runs `nvidia-smi`) it is not the grader's business
+COMPUTED_PREFIXES = ("subprocess.", "_posixsubprocess.", "os.system", "os.popen", "os.exec", "os._exec", "os.spawn",
+                     "os._spawn", "os.posix_spawn")
+#: raw prefixes (not whole dotted parts): any private name of threading, torch's torch-function switches
+MACHINERY_PREFIXES = ("threading._", "torch._C._dispatch", "torch._C.DisableTorchFunction", "torch._C._TorchFunction",
+                      "torch._C._push_on_torch_function", "torch._C._pop_torch_function",
+                      "torch._C._set_torch_function", "torch._C._is_torch_function", "os.fork")
 #: attribute names (and identifiers inside string constants) that reach frames, hooks, a
 #: function's globals or the dispatcher: ``e.__traceback__.tb_frame.f_back.f_locals``
 MACHINERY_ATTRIBUTES = frozenset({
@@ -59,13 +75,18 @@ MACHINERY_ATTRIBUTES = frozenset({
     "f_locals", "f_globals", "f_back", "f_builtins", "f_trace", "tb_frame", "gi_frame", "cr_frame", "ag_frame",
     "__globals__", "__subclasses__", "__closure__", "__code__", "__builtins__", "get_referrers", "get_referents",
     "get_objects", "currentframe", "_profile_hook", "_trace_hook", "walk_stack", "walk_tb", "getargvalues",
-    "TorchDispatchMode", "_python_dispatch",
+    "TorchDispatchMode", "_python_dispatch", "start_new_thread", "_start_new_thread", "start_joinable_thread",
+    "_start_joinable_thread", "TorchFunctionMode", "BaseTorchFunctionMode", "__torch_function__",
+    "__torch_dispatch__", "DisableTorchFunction", "DisableTorchFunctionSubclass", "_disabled_torch_function_impl",
+    "_disabled_torch_dispatch_impl", "enable_reentrant_dispatch", "_push_on_torch_function_stack",
+    "_pop_torch_function_stack", "_set_torch_function_state", "_EnableTorchFunction",
 })
 _ALTERNATIVES = "|".join(sorted(map(re.escape, MACHINERY_ATTRIBUTES)))
 _WORDS = re.compile(r"(?<![A-Za-z0-9_])(" + _ALTERNATIVES + r")(?![A-Za-z0-9_])")
-_MACHINERY_MODULES = frozenset({"ctypes", "_ctypes"})  # from these, importing any name counts
+_MACHINERY_MODULES = frozenset({"ctypes", "_ctypes", "_thread"})  # from these, importing any name counts
 #: modules whose object, passed around as a value or reached through torch, leads to the machinery
-_GATEWAY_MODULES = frozenset({"sys", "inspect", "threading", "builtins", "importlib", "os", "gc", "ctypes"})
+_GATEWAY_MODULES = frozenset({"sys", "inspect", "threading", "builtins", "importlib", "os", "gc", "ctypes",
+                              "_thread"})
 #: attribute names that turn text into names or code, whatever they are called on
 _COMPUTED_ATTRIBUTES = frozenset({"import_module", "attrgetter", "methodcaller", "__getattribute__", "locate",
                                   "resolve_name", "__import__", "__dict__"})
@@ -79,6 +100,13 @@ COMPUTED = frozenset({
 })
 _TEXT_RUNNERS = ("timeit.",)  # run code given as text: a finding only when given text
 _NAME_LOOKUPS = frozenset({"getattr", "setattr", "delattr", "vars"})
+#: functions that look names up: handed to another function as a value (``functools.reduce(getattr,
+#: names, obj)``, ``map(getattr, ...)``), they look up names nobody can read
+_LOOKUP_VALUES = frozenset({"getattr", "setattr", "delattr", "vars", "hasattr", "builtins.getattr",
+                            "builtins.setattr", "builtins.delattr", "builtins.vars", "builtins.hasattr",
+                            "operator.attrgetter", "operator.methodcaller", "operator.getitem"})
+#: what a notebook may name of the grader: its live checks (``import grader``, ``grader.check(...)``)
+LIVE_NAMES = frozenset({"grader.check", "grader.init", "grader.live.check", "grader.live.init"})
 #: a computed attribute of these cannot be the machinery (``torch`` itself can: ``torch.sys``)
 _SAFE_OWNERS = ("torch.nn", "torch.optim", "numpy", "math", "self", "cls")
 
@@ -131,6 +159,10 @@ class Integrity:
         for statement in tree.body:
             local = self.source.local_aliases(statement)
             parents = {id(child): node for node in ast.walk(statement) for child in ast.iter_child_nodes(node)}
+            for node in ast.walk(statement):  # a __torch_function__ of the student's own sees every torch call
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
+                        and node.name in MACHINERY_ATTRIBUTES:
+                    self._add(Finding(f"def {node.name}", _where(unit, node), True), None)
             for part, owner in _parts(statement):
                 if owner is None:
                     self.top_level_names |= {n.id for n in ast.walk(part) if isinstance(n, ast.Name)}
@@ -143,6 +175,8 @@ class Integrity:
         if finding.machinery:
             self.machinery.append(finding)
         elif owner is None:
+            if finding.construct.startswith(COMPUTED_PREFIXES):
+                return  # a program run by a cell; one left running when a call starts is seen then, at run time
             self.top_level.append(finding)
         else:
             self.computed_in.setdefault(owner, []).append(finding)
@@ -150,13 +184,15 @@ class Integrity:
     def _construct(self, node: ast.AST, local: dict[str, str], parents: dict[int, ast.AST]) -> tuple[str, bool] | None:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             return _imported(node)
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            return _text(node.value)
+        if isinstance(node, ast.Attribute) and node.attr == "__class__" and isinstance(node.ctx, (ast.Store, ast.Del)):
+            return "an assignment to __class__", True  # an object (the caller's tensor) turned into another kind
+        if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)):  # b"grader.sandbox" too
+            return _text(node.value if isinstance(node.value, str) else node.value[:4096].decode("latin-1"))
         if isinstance(node, (ast.Attribute, ast.Name)):
             return self._named(node, local, parents)
         if isinstance(node, ast.Call):
             construct = self._computed_call(node, local, parents)
-            return (construct, False) if construct else None
+            return (construct, construct.endswith("__class__")) if construct else None
         return None
 
     def _named(self, node: ast.Attribute | ast.Name, local: dict[str, str],
@@ -165,6 +201,10 @@ class Integrity:
         parent = parents.get(id(node))
         if dotted == "sys.modules" and _reads_one_entry(node, parent, parents):
             return None
+        is_base = isinstance(parent, ast.Attribute) and parent.value is node
+        if dotted and dotted.split(".")[0] == "grader":  # the grader's modules: only its live checks
+            return None if is_base or dotted in LIVE_NAMES else (
+                "the module grader used as a value" if dotted == "grader" else dotted, True)
         if dotted and (_is_machinery(dotted) or dotted.rsplit(".", 1)[-1] in MACHINERY_ATTRIBUTES
                        or _through_torch(dotted)):
             return dotted, True
@@ -173,15 +213,20 @@ class Integrity:
         if isinstance(node, ast.Attribute) and node.attr in _COMPUTED_ATTRIBUTES:
             owner = self.source.dotted(node.value, local)
             return None if node.attr == "__dict__" and owner in ("self", "cls") else (f".{node.attr}", False)
-        is_base = isinstance(parent, ast.Attribute) and parent.value is node
+        called = isinstance(parent, ast.Call) and parent.func is node
+        if dotted in _LOOKUP_VALUES and not called:
+            return f"{dotted} used as a value (it looks up names computed at run time)", False
         if dotted in _GATEWAY_MODULES and not is_base:
             return f"the module {dotted} used as a value", True
-        if dotted and dotted.replace("np.", "numpy.", 1) in COMPUTED:
+        if dotted and (dotted.replace("np.", "numpy.", 1) in COMPUTED or dotted.startswith(COMPUTED_PREFIXES)):
             return dotted, False
         return None
 
     def _computed_call(self, node: ast.Call, local: dict[str, str], parents: dict[int, ast.AST]) -> str | None:
         function = self.source.dotted(node.func, local) or ""
+        if function.rsplit(".", 1)[-1] in ("setattr", "__setattr__") and any(
+                isinstance(a, ast.Constant) and a.value == "__class__" for a in node.args):
+            return "an assignment to __class__"
         if function.startswith(_TEXT_RUNNERS):
             return f"{function} of a text" if any(_is_text(a) for a in [*node.args, *(k.value for k in
                                                                                          node.keywords)]) else None
@@ -284,8 +329,10 @@ def _through_torch(dotted: str) -> bool:
 def _imported(node: ast.Import | ast.ImportFrom) -> tuple[str, bool] | None:
     """``from ctypes import memmove`` and ``import grader.sandbox.recorder`` count; a plain
     ``import ctypes`` does not (what is used from it does)."""
-    if isinstance(node, ast.Import):
-        dotted = [a.name for a in node.names if a.name.split(".")[0] not in _MACHINERY_MODULES]
+    if isinstance(node, ast.Import):  # a plain `import grader` (a notebook's live check) is not
+        dotted = [a.name for a in node.names if a.name.split(".")[0] not in _MACHINERY_MODULES and a.name != "grader"]
+    elif node.module == "grader" and all(f"grader.{a.name}" in LIVE_NAMES for a in node.names):
+        return None  # from grader import check
     else:
         dotted = [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
         if any(a.name in MACHINERY_ATTRIBUTES for a in node.names):
@@ -297,12 +344,14 @@ def _imported(node: ast.Import | ast.ImportFrom) -> tuple[str, bool] | None:
 
 
 def _is_live_check(text: str) -> bool:
-    return text.split(".")[:2] in (["grader", "check"], ["grader", "init"], ["grader", "live"])
+    return text.strip() in LIVE_NAMES
 
 
 def _is_machinery(dotted: str) -> bool:
-    if dotted == "grader" or (dotted.startswith("grader.") and _is_live_check(dotted)):
+    """Whether a dotted name reaches the machinery; of the grader, only its live checks
+    (:data:`LIVE_NAMES`) do not (the bare module does: ``_inner(grader).sandbox``)."""
+    if dotted in LIVE_NAMES:
         return False
-    return any(dotted == m or dotted.startswith(m if m.endswith(".") else m + ".") or
-               (m.endswith(".") and dotted == m[:-1]) or (m == "torch._C._dispatch" and dotted.startswith(m))
-               for m in MACHINERY)
+    return dotted.startswith(MACHINERY_PREFIXES) or any(
+        dotted == m or dotted.startswith(m if m.endswith(".") else m + ".") or (m.endswith(".") and dotted == m[:-1])
+        for m in MACHINERY)

@@ -67,8 +67,15 @@ def _unverified(result: dict[str, Any], call: str, watch: dict[str, Any], integr
         return
     if watch.get("forbid"):
         if not (isinstance(result[call], Raised) and result[call].forbidden):
-            result[call] = Raised(UNVERIFIED, f"{function} could not be verified: the submission uses "
-                                              f"{finding.describe()}", forbidden=finding.construct)
+            result[call] = Raised(UNVERIFIED, f"{function} could not be verified: {reason(finding)}",
+                                  forbidden=finding.construct)
     elif watch.get("inputs") and not isinstance(result.get(call + CHANGED), dict):
         result[call + CHANGED] = {"function": function, "arguments": list(watch["inputs"]),
-                                  "unverified": finding.describe()}
+                                  "unverified": reason(finding)}
+
+
+def reason(finding: Finding) -> str:
+    """Why a watched call could not be verified, as the end of a sentence."""
+    if finding.where.startswith(("seen while", "while it ran")):  # the sandbox's notice, not the source
+        return f"while it ran, the grader saw {finding.construct}"
+    return f"the submission uses {finding.describe()}"

@@ -109,3 +109,15 @@ def test_an_unchanged_argument_earns_nothing_when_the_result_is_garbage(results)
     checks = checks_by_id(results["center_garbage"], EXERCISE)
     assert checks["center_rows.input_unchanged"]["status"] == "skipped", dump(results["center_garbage"])
     assert exercise_result(results["center_garbage"], EXERCISE)["score"] == 0
+
+
+def test_the_contract_states_the_speed_limit_the_check_applies():
+    """The students' contract (the starter and docs/exercises.md) says the factor the speed
+    check really allows."""
+    import importlib
+
+    from grader.starter import starter_for
+
+    exercise = builtin_exercise("broadcasting")
+    factor = importlib.import_module(exercise.module).SPEED_FACTOR
+    assert f"within {factor:g}× the CPU time" in starter_for(exercise).contract

@@ -291,8 +291,11 @@ def test_a_lying_tensor_subclass_earns_nothing_and_does_not_crash_the_grader(tmp
     checks = checks_by_id(result, "tensor_ops")
     assert exercise_result(result, "tensor_ops")["score"] == 0
     assert checks["column_standardize.population_std"]["status"] == "failed"
-    # the metadata that travels is the real tensor's, not what the subclass claims
-    assert "shape [3]" in checks["column_standardize.population_std"]["message"]
+    # its __torch_function__ makes the watched calls unverifiable, charged once per function
+    assert "could not be verified: the submission uses def __torch_function__" in checks[
+        "column_standardize.population_std"]["message"]
+    # and the metadata that travels is the real tensor's, not what the subclass claims
+    assert "got shape [3]" in checks["column_standardize.float64"]["message"]
 
 
 # ------------------------------------------------------------------ the result channel

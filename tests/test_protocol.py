@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import struct
 
 import numpy as np
@@ -142,3 +143,90 @@ def test_a_frame_reader_refuses_oversized_and_broken_frames():
         FrameReader().feed(HEADER.pack(len(values)) + values)
     with pytest.raises(FrameError):
         FrameReader().feed(HEADER.pack(3) + b"[1]")  # not a message
+
+
+def test_the_listing_of_a_writable_place_stays_on_its_own_filesystem(tmp_path):
+    """What lies below a writable place on another filesystem (a read-only bind of the
+    allow-list, when the grader's virtual environment is under /tmp) is not the student's
+    file: the runner's listing stops at the mount, and still lists the place itself."""
+    import uuid
+
+    from grader.sandbox.observe import list_files
+
+    if os.stat("/dev").st_dev == os.stat("/dev/shm").st_dev:
+        pytest.skip("/dev/shm is not a filesystem of its own here")
+    name = f"/dev/shm/grader-test-{uuid.uuid4().hex}"
+    with open(name, "w") as f:
+        f.write("x")
+    try:
+        assert name in list_files("", ("/dev/shm",)).entries
+        below = list_files("", ("/dev",))
+        assert below.complete and not any(path.startswith("/dev/shm/") for path in below.entries)
+    finally:
+        os.unlink(name)
+
+
+def test_watch_records_come_once_each_in_the_recorders_order():
+    """A second ``before`` written after an in-place change (to make the digests agree), an
+    early ``after``, or digests of another count are tampering."""
+    def watch(p, stage, digests=("d1",)):
+        message = {"type": "watch", "key": "k", "stage": stage, "digests": list(digests)}
+        if stage == "before":
+            message.update(function="f", labels=[f"x{i}" for i in range(len(digests))])
+        return p.feed(message)
+
+    def started():
+        p = protocol()
+        for message in HAPPY[:7]:  # hello, the units, loaded, probe_start
+            p.feed(message)
+        return p
+
+    p = started()
+    for stage in ("before", "after", "end"):
+        watch(p, stage)
+    for bad in (("before", "before"), ("after",), ("before", "end"), ("before", "after", "after")):
+        p = started()
+        with pytest.raises(FrameError, match="out of order"):
+            for stage in bad:
+                watch(p, stage)
+    p = started()
+    watch(p, "before")
+    with pytest.raises(FrameError, match="out of order"):
+        watch(p, "after", ("d1", "d2"))
+
+
+def test_reading_a_result_runs_none_of_its_subclass_code():
+    """A returned tuple, list, dict, int or float of a class of the student's is read
+    through the base type's own methods: work hidden in ``__getitem__``, ``items`` or
+    ``__int__`` (to run after the call, outside its watch) never runs."""
+    ran = []
+
+    class Lazy(tuple):
+        def __getitem__(self, index):
+            ran.append("tuple")
+            return (9, 9)
+
+        def __iter__(self):
+            ran.append("iter")
+            return iter((9, 9))
+
+    class Table(dict):
+        def items(self):
+            ran.append("dict")
+            return [("W1", 9)]
+
+    class Count(int):
+        def __int__(self):
+            ran.append("int")
+            return 9
+
+    class Crowd(list):
+        def __getitem__(self, index):
+            ran.append("list")
+            return [9]
+
+    big = Count(2**60)
+    encoded = [decode(encode(v)) for v in (Lazy((2, 3)), Table(W1=1), big, Crowd([1, 2]))]
+    assert ran == []
+    assert tuple(encoded[0]) == (2, 3) and encoded[0].type_name == "Lazy"
+    assert dict(encoded[1]) == {"W1": 1} and encoded[2] == 2**60 and list(encoded[3]) == [1, 2]

@@ -2,10 +2,10 @@
 
 | function | what it must do |
 | --- | --- |
-| `broadcast_shape(shape_a, shape_b)` | two tuples of ints → their broadcast shape as a tuple, computed **by hand** (no `torch.broadcast_shapes`, `np.broadcast_shapes` or `broadcast_tensors`); raises `ValueError` when the shapes are incompatible. Empty shapes and zero-size dims included. |
+| `broadcast_shape(shape_a, shape_b)` | two tuples of ints → their broadcast shape as a tuple, computed **by hand**: no torch or NumPy functions (`torch.Size` to return the shape is fine), so no `torch.broadcast_shapes`, `np.broadcast_shapes`, `broadcast_tensors`, and no tensors or arrays made for the library to broadcast, such as `torch.empty(shape_a) + torch.empty(shape_b)`; raises `ValueError` when the shapes are incompatible. Empty shapes and zero-size dims included. |
 | `outer_sum(u, v)` | `(n,)` and `(m,)` → `(n, m)` with `out[i, j] = u[i] + v[j]`. |
 | `center_rows(x)` | `(n, d)` → each row minus its own mean (think `keepdim`). |
-| `pairwise_sq_dists(a, b)` | `(n, d)` and `(m, d)` → `(n, m)` squared Euclidean distances, **vectorised**: at n = m = 1000, d = 32 it must run within 50× the time of a matrix-product implementation (a double Python loop is far too slow). |
+| `pairwise_sq_dists(a, b)` | `(n, d)` and `(m, d)` → `(n, m)` squared Euclidean distances, **vectorised**: at n = m = 1000, d = 32 it must run within 500× the CPU time of a matrix-product implementation (a double Python loop is far too slow). |
 
 None of these functions may change the tensors it is given (`u`, `v`, `x`, `a`, `b` are the same after
 the call): no in-place operations such as `x -= ...` on an argument.

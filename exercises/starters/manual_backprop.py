@@ -2,8 +2,8 @@
 
 | function | what it must do |
 | --- | --- |
-| `linear_mse_grads(a, b, x, y)` | scalars `a`, `b` (0-dim tensors), 1-D `x`, `y` → `(da, db)`: the gradient of `mean((y - a - b*x)**2)` by the analytic formula, **without autograd** (no `.backward`, no `torch.autograd`). |
-| `two_layer_backward(x, W1, b1, W2, b2, y)` | `h = sigmoid(x @ W1.T + b1)`, `yhat = h @ W2.T + b2`, `loss = mean((yhat - y)**2)` over all elements → a dict with keys `"W1"`, `"b1"`, `"W2"`, `"b2"`, each the gradient of `loss`, same shape as its parameter, **by hand** (no autograd). |
+| `linear_mse_grads(a, b, x, y)` | scalars `a`, `b` (0-dim tensors), 1-D `x`, `y` → `(da, db)`: the gradient of `mean((y - a - b*x)**2)` by the analytic formula, **without autograd** (no `.backward`, no `torch.autograd`, no `.grad_fn`, no `requires_grad`). |
+| `two_layer_backward(x, W1, b1, W2, b2, y)` | `h = sigmoid(x @ W1.T + b1)`, `yhat = h @ W2.T + b2`, `loss = mean((yhat - y)**2)` over all elements → a dict with keys `"W1"`, `"b1"`, `"W2"`, `"b2"`, each the gradient of `loss`, same shape as its parameter, **by hand** (no autograd: no `.backward`, no `torch.autograd`, forward-mode dual numbers included, no `.grad_fn` graph walking, no `requires_grad`). |
 | `fit_cubic(x, y, lr, steps)` | fit `yhat = a + b x + c x² + d x³` by plain gradient descent **with autograd**: parameters start at 0, the loss is the **sum** of squared errors, each step `θ ← θ - lr * ∂L/∂θ` under `torch.no_grad()`, gradients cleared every step. Returns the tensor `[a, b, c, d]`. |
 
 None of these functions may change the tensors it is given (`a`, `b`, `x`, `y`, the weights): compute new

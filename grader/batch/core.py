@@ -226,7 +226,9 @@ class _Tasks(Sequence[GradeTask]):
             data = b""  # graded as an empty file, and not cached
             self.keys.pop(sub.key, None)
         else:
-            self.keys[sub.key] = _content_key(self.config_key, sub, data)
+            key = _content_key(self.config_key, sub, data)
+            if key is not None:
+                self.keys[sub.key] = key
         return GradeTask(id=sub.key, name=sub.primary.path.name, data=data, display=sub.primary.rel, **self.common)
 
 

@@ -25,6 +25,7 @@ What runs where:
 from __future__ import annotations
 
 import gc
+import contextlib
 import logging
 import secrets
 import signal
@@ -150,7 +151,12 @@ class _Session:
 
     def close(self) -> None:
         """End the zygotes (the plugin's teardown), then the client and the local cluster,
-        waiting for each: nothing this batch started outlives it."""
+        waiting for each: nothing this batch started outlives it. What Dask and tornado log
+        while they shut down (a callback cut short by Ctrl-C) is not the instructor's news."""
+        with _quiet("tornado", "asyncio", "distributed"):
+            self._close()
+
+    def _close(self) -> None:
         try:
             if self.client is not None:
                 try:
@@ -163,6 +169,19 @@ class _Session:
             if self.cluster is not None:
                 self.cluster.close()
                 _stop_helpers()
+
+
+@contextlib.contextmanager
+def _quiet(*names: str) -> Iterator[None]:
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def _local_cluster(jobs: int):

@@ -11,7 +11,10 @@ What it reports (each at most once): a profile or trace hook set by anyone but t
 recorder; the garbage collector's object lists; a thread's frames; a frame of the
 grader's own code handed out (``sys._getframe``, a traceback's or generator's frame); a
 class of the grader's changed; ``ctypes`` used by the student's code; an unpickled
-reference to the machinery.
+reference to the machinery; a process forked by the student's code itself (a server
+forked at the top level would outlive every watch). A thread started during a watched
+call is told about that call (``_thread.start_new_thread`` is replaced: Python 3.11 has no
+audit event for it).
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ MAX_NOTICES = 16
 
 
 _EVENTS = _ALWAYS | {"sys.setprofile", "sys.settrace", "sys._getframe", "object.__getattr__", "object.__setattr__",
-                     "object.__delattr__", "pickle.find_class"}
+                     "object.__delattr__", "pickle.find_class", "os.fork", "os.forkpty"}
+_DIRECT = ("ctypes.", "os.fork")  # libraries use these for themselves (a DataLoader's workers): only a direct call
 
 
 def install(send: Callable[[dict[str, Any]], None], student_files: frozenset) -> None:
@@ -65,9 +69,10 @@ def install(send: Callable[[dict[str, Any]], None], student_files: frozenset) ->
         return frame is not None and owner(frame) == "grader"
 
     def what(event: str, args: tuple) -> str | None:
-        if event.startswith("ctypes."):  # libraries use ctypes for themselves: only a direct call counts
+        if event.startswith(_DIRECT):  # libraries use these for themselves: only a direct call counts
             frame = getframe(2)
-            return "ctypes" if frame is not None and owner(frame) == "student" else None
+            found = "ctypes" if event.startswith("ctypes.") else "a process forked by the submission"
+            return found if frame is not None and owner(frame) == "student" else None
         if event == "sys._getframe" and not is_grader(args[0]):
             return None
         if event == "object.__getattr__" and not (args[1] in _FRAME_ATTRIBUTES and
@@ -87,7 +92,7 @@ def install(send: Callable[[dict[str, Any]], None], student_files: frozenset) ->
         return event if nearest_is_student(3) else None
 
     def hook(event: str, args: tuple) -> None:
-        if busy[0] or (event not in _EVENTS and not event.startswith("ctypes.")) or len(sent) >= MAX_NOTICES:
+        if busy[0] or (event not in _EVENTS and not event.startswith(_DIRECT)) or len(sent) >= MAX_NOTICES:
             return
         busy[0] = True
         try:
@@ -101,3 +106,30 @@ def install(send: Callable[[dict[str, Any]], None], student_files: frozenset) ->
             busy[0] = False
 
     sys.addaudithook(hook)
+    _watch_threads(send, nearest_is_student)
+
+
+def _watch_threads(send: Callable[[dict[str, Any]], None], nearest_is_student: Callable[[int], bool]) -> None:
+    """Python 3.11 audits no thread's start: every one starts in ``_thread.start_new_thread``
+    (``threading``'s too), which is replaced by a function that sends a notice for the
+    watched call in progress when the student's code starts a thread during it (the
+    recorder's profile hook does not follow a thread). A thread started outside the calls
+    (a cell's progress monitor) counts only if it is still alive when a call starts
+    (:func:`grader.sandbox.watching.others_running`)."""
+    import _thread
+    import threading
+
+    from grader.sandbox import watching
+
+    original = _thread.start_new_thread
+    current_call = watching._found.get("current_call") or (lambda: None)
+    noticed: set[str] = set()  # the calls already told about
+
+    def start_new_thread(function: Any, args: tuple, kwargs: Any = None) -> int:
+        call = current_call()
+        if call is not None and call not in noticed and nearest_is_student(2):
+            noticed.add(call)
+            send({"type": "notice", "event": "a thread started by the submission during the call", "call": call})
+        return original(function, args) if kwargs is None else original(function, args, kwargs)
+
+    _thread.start_new_thread = _thread.start_new = threading._start_new_thread = start_new_thread  # type: ignore

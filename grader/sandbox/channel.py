@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import threading
 
 
 HEADER = struct.Struct(">I")
@@ -14,12 +15,19 @@ MAX_FRAME = 512 * 1024 * 1024
 MAX_JSON_VALUES = 4_000_000
 
 
-def write_frame(fd: int, message: dict, _dumps=json.dumps, _write=os.write, _pack=HEADER.pack) -> None:
+_WRITING = threading.Lock()
+
+
+def write_frame(fd: int, message: dict, _dumps=json.dumps, _write=os.write, _pack=HEADER.pack,
+                _lock=_WRITING) -> None:
+    """Write one frame whole: frames from two threads (a notice from a thread the student
+    started) never interleave, whatever their size."""
     data = _dumps(message).encode()
     buf = memoryview(_pack(len(data)) + data)
-    while buf:
-        n = _write(fd, buf)
-        buf = buf[n:]
+    with _lock:
+        while buf:
+            n = _write(fd, buf)
+            buf = buf[n:]
 
 
 class FrameError(Exception):

@@ -35,16 +35,25 @@ class FileRead:
 
 
 def list_files(root: str, places: tuple[str, ...] = WRITABLE) -> Listing:
-    """Every file under ``places`` of the sandbox whose root is ``root`` (``/proc/N/root``)."""
+    """Every file under ``places`` of the sandbox whose root is ``root`` (``/proc/N/root``),
+    on the place's own filesystem: a read-only bind of the allow-list that lies below it (a
+    virtual environment under /tmp) is not the student's, and the student cannot mount."""
     listing = Listing()
     for place in places:
         count = 0
+        try:
+            device = os.lstat(root + place).st_dev
+        except OSError:
+            continue
         for dirpath, dirnames, filenames in os.walk(root + place, followlinks=False):
+            dirnames[:] = [d for d in dirnames if _on(device, os.path.join(dirpath, d))]
             for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
                 full = os.path.join(dirpath, name)
                 try:
                     st = os.lstat(full)
                 except OSError:
+                    continue
+                if st.st_dev != device:
                     continue
                 listing.entries[full[len(root):]] = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
                 count += 1
@@ -54,6 +63,13 @@ def list_files(root: str, places: tuple[str, ...] = WRITABLE) -> Listing:
             if not listing.complete:
                 break
     return listing
+
+
+def _on(device: int, path: str) -> bool:
+    try:
+        return os.lstat(path).st_dev == device
+    except OSError:
+        return False
 
 
 def read_file(root: str, path: str) -> FileRead:

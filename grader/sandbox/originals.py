@@ -26,7 +26,8 @@ MODULES = ("builtins", "time", "os", "os.path", "random", "math", "io", "json", 
            "torch", "torch.nn", "torch.nn.functional", "torch.nn.init", "torch.autograd", "torch.autograd.grad_mode",
            "torch.cuda", "torch.serialization", "torch.optim", "torch.func", "torch.linalg", "torch.random",
            "torch.utils.data", "grader.codec", "grader.sandbox.channel", "grader.sandbox.student",
-           "grader.sandbox.recorder", "grader.sandbox.stubs", "grader.sandbox.originals")
+           "grader.sandbox.recorder", "grader.sandbox.stubs", "grader.sandbox.originals", "grader.sandbox.watching",
+           "grader.sandbox.audit")
 _resolved: dict[str, Any] = {}
 _saved: list[tuple[Any, str, dict[str, Any]]] = []  # (owner, its dotted name, {attribute: original})
 

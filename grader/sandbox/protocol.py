@@ -99,6 +99,7 @@ class FrameProtocol:
         self.timed_keys: set[str] = set()
         self.notices = 0
         self.watches = 0
+        self.watch_stages: dict[str, tuple[str, int]] = {}  # this probe's watched calls: (last stage, digests)
 
     # ------------------------------------------------------------------ grammar
     def expected(self) -> tuple[Frame, ...]:
@@ -189,7 +190,7 @@ class FrameProtocol:
         if not due or key != due[0]:
             raise FrameError(f"unexpected probe {str(key)[:120]}")
         self.state = "prelude" if self.state == "preludes" else "probe"
-        self.current, self.timed_keys, self.watches = key, set(), 0
+        self.current, self.timed_keys, self.watches, self.watch_stages = key, set(), 0, {}
         return Event(Frame.PROBE_START, probe=key)
 
     def _new_key(self, message: dict[str, Any], what: str) -> str:
@@ -283,8 +284,21 @@ class FrameProtocol:
                 isinstance(label, str) and len(label) <= MAX_KEY for label in labels):
             raise FrameError("a watch record's labels do not fit its digests")
         function = _text(message.get("function", ""), "a function's name") if stage == "before" else None
+        self._watch_in_order(key, stage, len(digests))
         return Event(Frame.WATCH, probe=self.current, key=key, stage=stage, function=function,
                      labels=list(labels), digests=list(digests))
+
+    def _watch_in_order(self, key: str, stage: str, count: int) -> None:
+        """Each watched call's records come once each, in the recorder's order: ``before``
+        (when the call starts), ``after`` (when it returns or raises), at most one ``end``
+        (when the probe ends or lets go of the arguments), each with as many digests as
+        ``before`` had. A record written by the student's code beside the recorder's
+        (another ``before`` after a change, an early ``after``) breaks the order: tampering."""
+        last = self.watch_stages.get(key)
+        expected = {None: "before", "before": "after", "after": "end"}.get(last[0] if last else None)
+        if stage != expected or (last is not None and count != last[1]):
+            raise FrameError(f"the watch records of the call {key[:60]!r} are out of order")
+        self.watch_stages[key] = (stage, count)
 
     def _on_done(self, message: dict[str, Any]) -> Event:
         self.state = "done"

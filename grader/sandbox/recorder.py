@@ -24,7 +24,8 @@ from grader.codec import encode
 from grader.integrity import WATCHED
 from grader.sandbox import originals
 from grader.sandbox.channel import read_message, write_frame
-from grader.sandbox.watching import ForbiddenWatch, Reporter, others_running, watched_arguments
+from grader.sandbox.watching import (ForbiddenWatch, Reporter, others_running, processes_running, torch_functions_off,
+                                     watched_arguments)
 from grader.states import Frame
 
 _process_time = time.process_time
@@ -154,12 +155,14 @@ class Recorder:
 
     # -- recording
     def record(self, key: str, value: Any) -> None:
-        """Record any value (encoded to plain data; a failure to encode is recorded too)."""
+        """Record any value (encoded to plain data; one that cannot be read is recorded as
+        an object that says so; one that takes too long to read, as a time-out)."""
         self._arm(self.remaining())
         try:
-            self.observations[key] = encode(value, self.torch)
-        except BaseException as exc:  # noqa: BLE001 - hostile objects may raise anything
-            self.observations[key] = self.trimmer.describe(exc)
+            self.observations[key] = self._encoded(value)
+        except CallTimeout:
+            self.observations[key] = {"$": "raised", "type": "TimeoutError", "timed_out": True,
+                                      "message": "time limit exceeded while its result was read", "traceback": ""}
         finally:
             self.disarm()
 
@@ -184,15 +187,21 @@ class Recorder:
             self.observations[key + WATCHED] = encode(
                 {"function": name, "forbid": list(forbid), "inputs": [label for label, _ in arguments]})
             if others_running():
-                self.reporter.notice("a thread of the submission was running when the call started", call=key)
+                self.reporter.notice("a thread of the submission running when the call started", call=key)
+            if processes_running():
+                self.reporter.notice("a process of the submission running when the call started", call=key)
         if arguments:
             self.reporter.before(key, name, arguments)
         watch = ForbiddenWatch(forbid, lambda hit: self.reporter.notice("a forbidden function", call=key,
                                                                         forbidden=hit))
+        encoded: Any = None
         self._arm(limit)
+        self.reporter.enter(key)
         try:
             with watch:
                 value = function(*args, **kwargs)
+                if record:  # inside the watch and the time limit: a result that works when read is watched too
+                    encoded = self._encoded(value)
         except CallTimeout:
             self.disarm()
             self.observations[key] = {"$": "raised", "type": "TimeoutError", "timed_out": True,
@@ -204,6 +213,7 @@ class Recorder:
             return FAILED
         finally:
             self.disarm()
+            self.reporter.leave()
             if arguments:
                 self.reporter.after(key, arguments)
         if watch.hit:
@@ -211,8 +221,21 @@ class Recorder:
                                       "forbidden": watch.hit, "traceback": ""}
             return FAILED
         if record:
-            self.record(key, value)
+            self.observations[key] = encoded
         return value
+
+    def _encoded(self, value: Any) -> Any:
+        """``value`` as plain data, read with every ``__torch_function__`` switched off; one
+        that cannot be read (its code raised while it was read) is an object that says so,
+        never an exception of the call (:class:`CallTimeout` goes on)."""
+        try:
+            with torch_functions_off():
+                return encode(value, self.torch)
+        except CallTimeout:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - hostile objects may raise anything
+            return {"$": "object", "type": _type_name(value),
+                    "repr": f"<a result that could not be read: reading it raised {type(exc).__name__}>"}
 
     def release(self, key: str) -> None:
         """Say that the probe itself will now change the arguments it passed to call ``key``
@@ -304,3 +327,9 @@ class Channel:
     def ask(self, frame: Frame, key: str, **fields: Any) -> dict[str, Any]:
         self.send({"type": frame.value, "key": key, **fields})
         return read_message(self.control)
+
+
+def _type_name(value: Any) -> str:
+    """The name of ``value``'s type, read from the type itself (a hostile class cannot lie here)."""
+    name = type.__getattribute__(type(value), "__name__")
+    return name if isinstance(name, str) else "object"

@@ -20,8 +20,10 @@ All primitives are captured by :func:`capture` before any student code runs.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
+import itertools
 import sys
 import threading
 import types
@@ -33,6 +35,10 @@ from grader.sandbox.channel import write_frame
 from grader.states import Frame
 
 MAX_ARGUMENTS = 64  # tensors watched per call
+#: the modules whose names the watching relies on: any of them rebound while the submission
+#: runs makes what the watching reports unverifiable (see :func:`capture`)
+GUARDED = ("grader.codec", "grader.sandbox.watching", "grader.sandbox.recorder", "grader.sandbox.channel",
+           "grader.sandbox.audit", "grader.sandbox.originals", "grader.sandbox.student")
 _sha256 = hashlib.sha256
 _current_frames = sys._current_frames
 _setprofile, _getprofile, _thread_setprofile = sys.setprofile, sys.getprofile, threading.setprofile
@@ -54,21 +60,81 @@ def capture(torch: Any) -> None:
         device=base.__dict__["device"].__get__, exclude=torch._C._ExcludeDispatchKeyGuard,
         python_keys=torch._C.DispatchKeySet(torch._C.DispatchKey.Python)
         | torch._C.DispatchKeySet(torch._C.DispatchKey.PythonTLSSnapshot),
-        cpu=base.cpu, contiguous=base.contiguous, is_conj=base.is_conj, is_neg=base.is_neg)
+        cpu=base.cpu, contiguous=base.contiguous, is_conj=base.is_conj, is_neg=base.is_neg,
+        no_torch_function=torch._C.DisableTorchFunction, count=itertools.count(), codec_file=_codec_file())
+    _found["pids"] = _pids() if _in_own_pid_namespace() else None
+    push_call, pop_call, current_call = _call_stack()
+    _found.update(push_call=push_call, pop_call=pop_call, current_call=current_call)
+    _guard()  # last: binds `untouched`, then copies every name above, that one included
+
+
+def _codec_file() -> str:
+    from grader import codec
+
+    return str(codec.__file__)
+
+
+def _guard() -> Callable[[], bool]:
+    """A check, kept in its closure, that every name of the :data:`GUARDED` modules and
+    every primitive taken here is still what it was when the check was made (the check
+    itself included: it is copied after it is bound as :data:`untouched`)."""
+    frozen: list[tuple[dict[str, Any], dict[str, Any]]] = []
+
+    def check() -> bool:
+        return all(namespace.get(key) is value for namespace, copy in frozen for key, value in copy.items())
+
+    this = sys.modules[__name__]
+    this.untouched = check  # type: ignore[attr-defined]
+    modules = [sys.modules[name] for name in GUARDED if name in sys.modules]
+    frozen.extend([(vars(module), dict(vars(module))) for module in modules] + [(_found, dict(_found))])
+    return check
+
+
+def untouched() -> bool:
+    """Whether the watching's own names are as :func:`capture` left them (True before it)."""
+    return True
+
+
+def _call_stack() -> tuple[Callable[[str], None], Callable[[], None], Callable[[], str | None]]:
+    """The watched call in progress (its key), kept in a closure: what a thread started now
+    is charged to."""
+    stack: list[str] = []
+
+    def current() -> str | None:
+        return stack[-1] if stack else None
+
+    def pop() -> None:
+        if stack:
+            stack.pop()
+
+    return stack.append, pop, current
+
+
+def torch_functions_off() -> Any:
+    """A context in which no ``__torch_function__`` (a mode the submission entered, a
+    subclass it made) takes part in what torch is asked: reading the watched arguments,
+    encoding a result."""
+    return _found["no_torch_function"]() if _found else contextlib.nullcontext()
 
 
 def digest(value: Any) -> str:
-    """SHA-256 of what a tensor or array holds (its dtype, shape, strides and bytes)."""
+    """SHA-256 of what a tensor or array is (its exact type, dtype, shape, strides and
+    bytes), read with every ``__torch_function__`` switched off. One that cannot be read
+    gets a text no other digest equals: an argument the grader cannot read after the call
+    is not known to be unchanged."""
     try:
-        return _digest(value)
-    except Exception as exc:  # noqa: BLE001 - a sparse or exotic tensor: the same text before and after
-        return f"unreadable {type(value).__name__}: {type(exc).__name__}"
+        with torch_functions_off():
+            return _digest(value)
+    except Exception as exc:  # noqa: BLE001 - hostile tensors may raise anything
+        return f"unreadable {type(exc).__name__} #{next(_found['count']) if _found else 0}"
 
 
 def _digest(value: Any) -> str:
     f = _found
+    kind = type(value)
+    exact = f"{kind.__module__}.{kind.__qualname__}@{id(kind)}"  # a class swapped in the call changes it
     if isinstance(value, f["ndarray"]):
-        head = f"{value.dtype.str}|{value.shape}|{value.strides}".encode()
+        head = f"{exact}|{value.dtype.str}|{value.shape}|{value.strides}".encode()
         return _sha256(head + f["tobytes"](value)).hexdigest()
     shape, dtype = tuple(f["size"](value)), f"{f['dtype'](value)}|{f['is_conj'](value)}|{f['is_neg'](value)}"
     if f["device"](value).type != "cpu":  # a GPU's memory is not ours to read: copy it, no Python dispatch
@@ -78,7 +144,7 @@ def _digest(value: Any) -> str:
     start = f["data_ptr"](f["storage"](value)) + f["offset"](value) * size
     strides = tuple(f["stride"](value))
     extent = 1 + sum((n - 1) * s for n, s in zip(shape, strides) if n > 0) if f["numel"](value) else 0
-    head = f"{dtype}|{shape}|{strides}".encode()
+    head = f"{exact}|{dtype}|{shape}|{strides}".encode()
     return _sha256(head + f["string_at"](start, extent * size)).hexdigest()
 
 
@@ -104,9 +170,51 @@ def watched_arguments(function: Any, args: tuple, kwargs: dict, torch: Any) -> t
     return tuple(found[:MAX_ARGUMENTS])
 
 
+def _ignore(*args: Any) -> None:
+    return None
+
+
 def others_running() -> bool:
     """Whether a Python thread besides this one is alive (the submission started it)."""
     return len(_current_frames()) > 1
+
+
+def processes_running() -> bool:
+    """Whether a process the submission started is alive (a program left running by a cell
+    could do a call's work): in the sandbox's own PID namespace every process is listed in
+    /proc, and those there before the student's code ran are the grader's."""
+    import os
+
+    before = _found.get("pids")
+    if before is None:
+        return False
+    for pid in _pids() - before - {os.getpid()}:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                state = stat.read().rsplit(b")", 1)[-1].split()[0]
+        except (OSError, IndexError):
+            continue  # ended in between
+        if state != b"Z":
+            return True
+    return False
+
+
+def _pids() -> set[int]:
+    import os
+
+    try:
+        return {int(name) for name in os.listdir("/proc") if name.isdigit()}
+    except OSError:
+        return set()
+
+
+def _in_own_pid_namespace() -> bool:
+    """Whether this process has a PID namespace of its own (the sandbox's worker is its
+    first process, PID 1, with its own /proc): /proc then lists only the sandbox's
+    processes."""
+    import os
+
+    return os.getpid() == 1
 
 
 class Reporter:
@@ -115,6 +223,25 @@ class Reporter:
     def __init__(self, frames: int | None, pid: int) -> None:
         self.frames, self.pid = frames, pid
         self.calls: list[tuple[str, tuple[tuple[str, Any], ...]]] = []
+        # taken now, after the probe's restore of the grader's modules: what the student's
+        # code rebinds later does not reach these
+        self._untouched = untouched
+        self._enter, self._leave = _found.get("push_call", _ignore), _found.get("pop_call", _ignore)
+        self._changed_seen = False
+
+    def enter(self, key: str) -> None:
+        """A watched call starts: a thread started now is charged to it."""
+        self._enter(key)
+
+    def leave(self) -> None:
+        self._leave()
+
+    def check_untouched(self) -> None:
+        """A notice for the whole probe (once) when the watching's own modules were rebound
+        since :func:`capture`: nothing it reports from then on can be trusted."""
+        if not self._changed_seen and not self._untouched():
+            self._changed_seen = True
+            self.notice("the grader's own code changed while the submission ran")
 
     def _send(self, message: dict[str, Any]) -> None:
         import os
@@ -126,11 +253,13 @@ class Reporter:
         self._send({"type": Frame.NOTICE.value, "event": event[:200], "call": call, "forbidden": forbidden})
 
     def before(self, key: str, function: str, arguments: tuple[tuple[str, Any], ...]) -> None:
+        self.check_untouched()
         self.calls.append((key, arguments))
         self._send({"type": Frame.WATCH.value, "key": key, "stage": "before", "function": function,
                     "labels": [label for label, _ in arguments], "digests": [digest(v) for _, v in arguments]})
 
     def after(self, key: str, arguments: tuple[tuple[str, Any], ...], stage: str = "after") -> None:
+        self.check_untouched()
         self._send({"type": Frame.WATCH.value, "key": key, "stage": stage,
                     "digests": [digest(v) for _, v in arguments]})
 
@@ -150,10 +279,11 @@ class Reporter:
         import gc
 
         gc.collect()
+        self.check_untouched()
         for key, arguments in self.calls:
             self.after(key, arguments, stage="end")
         if others_running():
-            self.notice("a thread of the submission was still running at the end of the probe")
+            self.notice("a thread of the submission still running at the end of the probe")
 
 
 class ForbiddenWatch:
@@ -180,13 +310,19 @@ class ForbiddenWatch:
         self.hit: str | None = None
         hits: list[str] = []
 
+        codec_file = _found.get("codec_file")
+
         def profile(frame, event, arg):
             if event == "call":
                 name = codes.get(frame.f_code)
+                caller = frame.f_back
             elif event == "c_call":
                 name = builtins.get(id(arg)) or methods.get(getattr(arg, "__qualname__", ""))
+                caller = frame
             else:
                 return
+            if name is not None and caller is not None and caller.f_code.co_filename == codec_file:
+                return  # the grader reading the result (grader.codec), not the student's code
             if name is not None and not hits:
                 hits.append(name)
                 self.hit = name
