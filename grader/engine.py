@@ -24,7 +24,7 @@ from grader.results import GradeResult, Stop
 from grader.sandbox import Limits, RunOutcome, run_in_sandbox
 from grader.sandbox.launch import WorkerPool
 from grader.sandbox.runner import ProbeRun
-from grader.integrity import Finding, Integrity
+from grader.integrity import SEEN_WHILE_RUNNING, Finding, Integrity
 from grader.static import StudentSource
 from grader.submission import Submission, load_submission
 
@@ -160,7 +160,7 @@ def _result(submission: Submission, exercises: Sequence[Exercise], outcome: RunO
                       integrity=Integrity(StudentSource.from_units(ran)))
     results = [judge_exercise(e, context, expected.get(e.id, {})) for e in exercises]
     notes = list(submission.notes) + notes_for(submission, outcome, list(exercises), cells)
-    seen = [Finding(n, "seen while it ran", True) for n in sorted({n for r in outcome.probes.values()
+    seen = [Finding(n, SEEN_WHILE_RUNNING, True) for n in sorted({n for r in outcome.probes.values()
                                                                       for n in r.notices})]
     if context.integrity is not None and (context.integrity.machinery or seen):
         found = ", ".join(f.describe() for f in (context.integrity.machinery + seen)[:3])

@@ -111,6 +111,10 @@ LIVE_NAMES = frozenset({"grader.check", "grader.init", "grader.live.check", "gra
 _SAFE_OWNERS = ("torch.nn", "torch.optim", "numpy", "math", "self", "cls")
 
 
+#: the ``where`` of a finding that the sandbox saw while the probes ran (a notice), not the source
+SEEN_WHILE_RUNNING = "seen while it ran"
+
+
 @dataclass(frozen=True)
 class Finding:
     """One construct that could change the grader's watching, and where it is."""
@@ -121,6 +125,11 @@ class Finding:
 
     def describe(self) -> str:
         return f"{self.construct} ({self.where})"
+
+    @property
+    def observed(self) -> bool:
+        """Seen by the sandbox while the probes ran, not read in the source."""
+        return self.where == SEEN_WHILE_RUNNING
 
 
 class Integrity:
@@ -143,7 +152,7 @@ class Integrity:
         ``notices``: what the sandbox saw while the probe ran (:mod:`grader.sandbox.audit`,
         :mod:`grader.sandbox.watching`); each counts as machinery."""
         if notices:
-            return Finding(str(notices[0]), "seen while it ran", True)
+            return Finding(str(notices[0]), SEEN_WHILE_RUNNING, True)
         if self.machinery:
             return self.machinery[0]
         if function not in self._reach:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from grader.codec import Raised
-from grader.integrity import UNVERIFIED, WATCHED, Finding, Integrity
+from grader.integrity import SEEN_WHILE_RUNNING, UNVERIFIED, WATCHED, Finding, Integrity
 
 CHANGED = ".inputs_changed"
 
@@ -62,7 +62,7 @@ def _unverified(result: dict[str, Any], call: str, watch: dict[str, Any], integr
     finding = integrity.unverified(function, seen)
     if finding is None and run is not None and watch.get("inputs") and call in result \
             and not isinstance(result[call], Raised) and call not in run.watched:
-        finding = Finding("a watched call whose record did not reach the grader", "while it ran", True)
+        finding = Finding("a watched call whose record did not reach the grader", SEEN_WHILE_RUNNING, True)
     if finding is None or call not in result:
         return
     if watch.get("forbid"):
@@ -76,6 +76,6 @@ def _unverified(result: dict[str, Any], call: str, watch: dict[str, Any], integr
 
 def reason(finding: Finding) -> str:
     """Why a watched call could not be verified, as the end of a sentence."""
-    if finding.where.startswith(("seen while", "while it ran")):  # the sandbox's notice, not the source
+    if finding.observed:  # the sandbox's notice, not the source
         return f"while it ran, the grader saw {finding.construct}"
     return f"the submission uses {finding.describe()}"
